@@ -1,0 +1,400 @@
+"""Frozen pydantic models of an agreement version document (SPEC §3).
+
+Values arrive already typed by the exact reader: plain integers as `int`, plain decimals as
+`Decimal`, plain dates as `date`, everything quoted as `str`. The field types below accept
+only the forms SPEC allows, so `"5"` is no integer and a plain `5` is no name. Rules that
+involve several fields of one document are model validators on the smallest model that holds
+those fields; they raise `RuleError`, which says which fields broke the rule, so the loader
+can point at them. Rules across versions are the loader's (`engine.documents.versions`).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal
+from itertools import pairwise
+from typing import Annotated, Any, Literal, Sequence, Union
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    model_validator,
+)
+
+from engine.calendar import settlement_periods
+from engine.documents.errors import FieldPath, field_text
+from engine.numbers import INTEGER_DIGITS_MAX, decimal_text_problem
+
+DATE_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+class RuleError(ValueError):
+    """A document rule broken at one or more fields, given relative to the model checked."""
+
+    def __init__(self, problems: Sequence[tuple[FieldPath, str]]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("; ".join(f"{field_text(path) or 'document'}: {message}" for path, message in self.problems))
+
+
+def shown(value: Any) -> str:
+    """A value as it would be written in a document, for messages."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return f"{value:f}"
+    if isinstance(value, (int, date)):
+        return str(value)
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def _kind(value: Any) -> str:
+    """What a value was read as, so a message can say why it is not what the field wants."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, Decimal)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, date):
+        return "a date"
+    return shown(value)
+
+
+def _decimal(value: Any) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, (int, Decimal, str)):
+        raise ValueError(f'expected a decimal like 2.10 or "2.10"; got {shown(value)} ({_kind(value)})')
+    if isinstance(value, int):
+        digits = len(str(abs(value)))
+        if digits > INTEGER_DIGITS_MAX:
+            raise ValueError(f"has {digits} digits; at most {INTEGER_DIGITS_MAX} allowed")
+        return Decimal(value)
+    # A Decimal read by the reader keeps the exponent of its text, so `:f` gives that text back.
+    text = value if isinstance(value, str) else f"{value:f}"
+    problem = decimal_text_problem(text)
+    if problem:
+        raise ValueError(problem)
+    return Decimal(text)
+
+
+def _integer(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        hint = "; write it without quotes" if isinstance(value, str) else ""
+        raise ValueError(f"expected an integer like 30; got {shown(value)} ({_kind(value)}){hint}")
+    return value
+
+
+def _string(value: Any) -> str:
+    # YAML 1.2 has no date type: a plain `2026-01-01` is text there, so it is text here too.
+    if isinstance(value, date):
+        return value.isoformat()
+    if not isinstance(value, str):
+        raise ValueError(f'expected a string; got {shown(value)} ({_kind(value)}): quote it ("{shown(value)}")')
+    return value
+
+
+def _date(value: Any) -> date:
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str) and DATE_TEXT.fullmatch(value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"{value} is not a calendar date") from None
+    raise ValueError(f"expected a date like 2026-01-01; got {shown(value)} ({_kind(value)})")
+
+
+def _pattern(regex: str, what: str):
+    compiled = re.compile(regex)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise ValueError(f"{what} must match ^{regex}$; got {shown(value)}")
+        return value
+
+    return check
+
+
+def _bounded(low: Decimal | None = None, high: Decimal | None = None, *, low_open: bool = False):
+    def check(value: Decimal) -> Decimal:
+        if low is not None and (value <= low if low_open else value < low):
+            raise ValueError(f"must be {'>' if low_open else '>='} {low}; got {shown(value)}")
+        if high is not None and value > high:
+            raise ValueError(f"must be <= {high}; got {shown(value)}")
+        return value
+
+    return check
+
+
+def _int_range(low: int, high: int | None = None):
+    def check(value: int) -> int:
+        if value < low or (high is not None and value > high):
+            bound = f"{low}..{high}" if high is not None else f">= {low}"
+            raise ValueError(f"must be {bound}; got {value}")
+        return value
+
+    return check
+
+
+def fraction_digits_written(value: Decimal) -> int:
+    """Fraction digits as written: `Decimal("100.000")` has three (SPEC §1)."""
+    exponent = value.as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+DecimalValue = Annotated[Decimal, BeforeValidator(_decimal)]
+PositiveDecimal = Annotated[DecimalValue, AfterValidator(_bounded(Decimal(0), low_open=True))]
+Rate = Annotated[DecimalValue, AfterValidator(_bounded(Decimal(0), Decimal(1)))]
+Integer = Annotated[int, BeforeValidator(_integer)]
+Text = Annotated[str, BeforeValidator(_string)]
+Day = Annotated[date, BeforeValidator(_date)]
+AgreementId = Annotated[Text, AfterValidator(_pattern(r"[a-z0-9][a-z0-9._-]{0,63}", "an agreement id"))]
+Name = Annotated[Text, AfterValidator(_pattern(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", "a name"))]
+Currency = Annotated[Text, AfterValidator(_pattern(r"[A-Z]{3}", "a currency code"))]
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class Rounding(Frozen):
+    places: Annotated[Integer, AfterValidator(_int_range(0, 6))] = 2
+    mode: Literal["half_even", "half_up", "down"] = "half_even"
+
+
+class LateInterest(Frozen):
+    annual_rate: Rate
+    day_count: Literal["ACT/365F", "ACT/360"]
+
+
+class Settlement(Frozen):
+    period: Literal["monthly", "quarterly"]
+    payment_terms_days: Annotated[Integer, AfterValidator(_int_range(0, 365))] = 30
+    rounding: Rounding = Rounding()
+    late_interest: LateInterest | None = None
+    lock_after_periods: Annotated[Integer, AfterValidator(_int_range(0))] | None = None
+
+
+class Parties(Frozen):
+    provider: Name
+    guarantor: Name
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Parties:
+        if self.provider == self.guarantor:
+            raise RuleError([(("guarantor",), f"must differ from parties.provider; both are {shown(self.provider)}")])
+        return self
+
+
+class Term(Frozen):
+    start: Day
+    end: Day
+
+    @model_validator(mode="after")
+    def _start_before_end(self) -> Term:
+        if self.start >= self.end:
+            raise RuleError([(("end",), f"must be after term.start ({self.start}); got {self.end}")])
+        return self
+
+
+class Pool(Frozen):
+    id: Name
+    gpu_model: Text
+    gpus: Annotated[Integer, AfterValidator(_int_range(1))]
+
+
+class Backstop(Frozen):
+    rate_per_gpu_hour: dict[Text, PositiveDecimal]
+    threshold: Annotated[DecimalValue, AfterValidator(_bounded(Decimal(0), Decimal(1), low_open=True))]
+    covers: Literal["shortfall", "idle"] = "shortfall"
+    cap: PositiveDecimal | None = None
+
+
+class Step(Frozen):
+    from_year: Annotated[Integer, AfterValidator(_int_range(1))]
+    rate: Rate
+
+
+class RevenueShare(Frozen):
+    steps: tuple[Step, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _step_down_schedule(self) -> RevenueShare:
+        problems = []
+        if self.steps[0].from_year != 1:
+            problems.append((("steps", 0, "from_year"), f"the first step starts in year 1; got {self.steps[0].from_year}"))
+        for index, (before, step) in enumerate(pairwise(self.steps), start=1):
+            if step.from_year <= before.from_year:
+                message = f"must be greater than the step before's ({before.from_year}); got {step.from_year}"
+                problems.append((("steps", index, "from_year"), message))
+            if step.rate > before.rate:
+                message = f"must not exceed the step before's rate ({shown(before.rate)}): the schedule steps down, a rise is an error; got {shown(step.rate)}"
+                problems.append((("steps", index, "rate"), message))
+        if problems:
+            raise RuleError(problems)
+        return self
+
+
+class OnOrAfter(Frozen):
+    on_or_after: Day
+
+
+class LeaseBackTotalAtLeast(Frozen):
+    lease_back_total_at_least: Annotated[DecimalValue, AfterValidator(_bounded(Decimal(0)))]
+
+
+class VwapAtLeast(Frozen):
+    vwap_at_least: PositiveDecimal
+    days: Annotated[Integer, AfterValidator(_int_range(1))]
+
+
+class AllOf(Frozen):
+    all: tuple["Condition", ...] = Field(min_length=1)
+
+
+class AnyOf(Frozen):
+    any: tuple["Condition", ...] = Field(min_length=1)
+
+
+CONDITION_KEYS = ("on_or_after", "lease_back_total_at_least", "vwap_at_least", "all", "any")
+
+
+def _condition_tag(value: Any) -> str | None:
+    """The one condition key of a condition; None when there is not exactly one."""
+    keys = value.keys() if isinstance(value, dict) else vars(value).keys() if isinstance(value, Frozen) else ()
+    present = [key for key in CONDITION_KEYS if key in keys]
+    return present[0] if len(present) == 1 else None
+
+
+Condition = Annotated[
+    Union[
+        Annotated[OnOrAfter, Tag("on_or_after")],
+        Annotated[LeaseBackTotalAtLeast, Tag("lease_back_total_at_least")],
+        Annotated[VwapAtLeast, Tag("vwap_at_least")],
+        Annotated[AllOf, Tag("all")],
+        Annotated[AnyOf, Tag("any")],
+    ],
+    Discriminator(
+        _condition_tag,
+        custom_error_type="condition",
+        custom_error_message=(
+            "expected a condition: a mapping with exactly one of on_or_after, "
+            "lease_back_total_at_least, vwap_at_least (with days), all, any"
+        ),
+    ),
+]
+
+
+def _repeated_ids(items: Sequence[Any], list_name: str, what: str) -> list[tuple[FieldPath, str]]:
+    """One problem for each item whose id an earlier item already uses."""
+    first_index: dict[str, int] = {}
+    problems = []
+    for index, item in enumerate(items):
+        if item.id in first_index:
+            message = f"{what} id {shown(item.id)} is already used by {list_name}[{first_index[item.id]}]; ids are unique"
+            problems.append(((list_name, index, "id"), message))
+        first_index.setdefault(item.id, index)
+    return problems
+
+
+class Tranche(Frozen):
+    id: Name
+    shares: Annotated[Integer, AfterValidator(_int_range(1))]
+    vests: Condition
+
+
+class Warrants(Frozen):
+    strike: PositiveDecimal
+    expires: Day
+    tranches: tuple[Tranche, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_tranche_ids(self) -> Warrants:
+        problems = _repeated_ids(self.tranches, "tranches", "tranche")
+        if problems:
+            raise RuleError(problems)
+        return self
+
+
+class AgreementDocument(Frozen):
+    schema_: Literal["backstop/v1"] = Field(alias="schema")
+    agreement: AgreementId
+    version: Annotated[Integer, AfterValidator(_int_range(1))]
+    effective: Day
+    title: Text | None = None
+    parties: Parties
+    currency: Currency
+    term: Term
+    settlement: Settlement
+    pools: tuple[Pool, ...] = Field(min_length=1)
+    backstop: Backstop | None = None
+    revenue_share: RevenueShare | None = None
+    warrants: Warrants | None = None
+
+    @model_validator(mode="after")
+    def _document_rules(self) -> AgreementDocument:
+        problems = [
+            *self._clause_problems(),
+            *_repeated_ids(self.pools, "pools", "pool"),
+            *self._rate_problems(),
+            *self._cap_problems(),
+            *self._effective_problems(),
+        ]
+        if problems:
+            raise RuleError(problems)
+        return self
+
+    def _clause_problems(self) -> list[tuple[FieldPath, str]]:
+        if self.backstop is None and self.revenue_share is None and self.warrants is None:
+            return [((), "at least one of backstop, revenue_share, warrants is required")]
+        return []
+
+    def _rate_problems(self) -> list[tuple[FieldPath, str]]:
+        """Every pool's gpu_model needs a backstop rate (models with no pool need none)."""
+        if self.backstop is None:
+            return []
+        return [
+            (("pools", index, "gpu_model"), f"{shown(pool.gpu_model)} has no rate in backstop.rate_per_gpu_hour; add one")
+            for index, pool in enumerate(self.pools)
+            if pool.gpu_model not in self.backstop.rate_per_gpu_hour
+        ]
+
+    def _cap_problems(self) -> list[tuple[FieldPath, str]]:
+        if self.backstop is None or self.backstop.cap is None:
+            return []
+        places = self.settlement.rounding.places
+        digits = fraction_digits_written(self.backstop.cap)
+        if digits <= places:
+            return []
+        message = f"has {digits} fraction digits; at most settlement.rounding.places ({places}) allowed; got {shown(self.backstop.cap)}"
+        return [(("backstop", "cap"), message)]
+
+    def _effective_problems(self) -> list[tuple[FieldPath, str]]:
+        """Version 1 takes effect at the term's start, a later one at a settlement period's start."""
+        start, end, effective = self.term.start, self.term.end, self.effective
+        if not start <= effective < end:
+            return [(("effective",), f"must be inside the term [{start}, {end}); got {effective}")]
+        if self.version == 1 and effective != start:
+            return [(("effective",), f"version 1 takes effect on term.start ({start}); got {effective}")]
+        period_starts = [period.start for period in settlement_periods(start, end, self.settlement.period)]
+        if effective in period_starts:
+            return []
+        following = next((day for day in period_starts if day > effective), None)
+        hint = f" such as {following}" if following else ""
+        message = f"must be the start date of a {self.settlement.period} settlement period{hint}; got {effective}"
+        return [(("effective",), message)]
+
+
+AllOf.model_rebuild()
+AnyOf.model_rebuild()

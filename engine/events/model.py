@@ -1,0 +1,155 @@
+"""Typed events (SPEC §4), as the reader hands them to the replay.
+
+These are immutable values checked for everything that can be checked on the line alone
+(field names, types, decimal text, timestamps, counts, start < end, 0 ≤ sold ≤ available,
+amounts and prices > 0, period-id shape). Rules that need the agreement or the replay state
+(pool known, period in the term and open, currency, parties, capacity, …) are the replay's.
+Timestamps are converted to UTC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Union
+
+
+class JsonNumber:
+    """A JSON number kept as the text it was written with (`1.0`, `1.00` and `1` differ).
+
+    The reader never turns a JSON number into a binary float: a decimal field reads the text
+    exactly, a count field reads it as an integer, and the duplicate check compares texts.
+    """
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    @property
+    def is_integer(self) -> bool:
+        """True when written without a fraction or an exponent."""
+        return "." not in self.text and "e" not in self.text and "E" not in self.text
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is JsonNumber and other.text == self.text
+
+    def __hash__(self) -> int:
+        return hash((JsonNumber, self.text))
+
+    def __repr__(self) -> str:
+        return f"JsonNumber({self.text!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class Utilization:
+    id: str
+    agreement: str
+    pool: str
+    start: datetime
+    end: datetime
+    available_gpu_hours: Decimal
+    sold_gpu_hours: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Revenue:
+    id: str
+    agreement: str
+    period: str
+    amount: Decimal
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class Correction:
+    """Replaces (`replacement` set) or voids (`replacement` None) an earlier input event.
+
+    The replacement's shape depends on the corrected event's type, which only the replay
+    knows, so it is kept as the parsed JSON object and typed by `events.reader.replacement`:
+    a `dict` whose values are `str`, `JsonNumber` (the number's text), `bool`, `list` or
+    `dict`, never None or a float.
+    """
+
+    id: str
+    agreement: str
+    corrects: str
+    replacement: dict | None
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    id: str
+    agreement: str
+    period: str
+
+
+@dataclass(frozen=True, slots=True)
+class TrueUp:
+    id: str
+    agreement: str
+    date: date
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    id: str
+    agreement: str
+    payer: str
+    payee: str
+    amount: Decimal  # its exponent keeps the fraction digits as written
+    currency: str
+    date: date
+    applies_to: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SharePrice:
+    id: str
+    agreement: str
+    date: date
+    price: Decimal
+    volume: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class StockSplit:
+    id: str
+    agreement: str
+    date: date
+    numerator: int
+    denominator: int
+
+
+@dataclass(frozen=True, slots=True)
+class Exercise:
+    id: str
+    agreement: str
+    tranche: str
+    shares: int
+    method: str  # "cash" | "net"
+    date: date
+    fair_market_value: Decimal | None  # None for cash: SPEC says it is not read
+
+
+Event = Union[Utilization, Revenue, Correction, Close, TrueUp, Payment, SharePrice, StockSplit, Exercise]
+InputEvent = Union[Utilization, Revenue]
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedLine:
+    """One non-blank line: the event, or why it was rejected on its own.
+
+    `id` is set whenever the line is a JSON object with a string `id`, even if it is
+    otherwise bad, so the replay can judge duplicates and conflicts. `fingerprint` is a
+    digest of the JSON value with member order and white space aside and numbers compared
+    by their text (SPEC §7); two lines are duplicates exactly when their fingerprints match.
+    """
+
+    number: int
+    raw: bytes
+    id: str | None
+    fingerprint: bytes | None
+    event: Event | None
+    problem: str | None

@@ -1,0 +1,781 @@
+"""The strict JSON Lines reader of SPEC §4: raw lines in, `ParsedLine` values out.
+
+Reading a line has three stages, each a function below:
+
+1. `iter_lines` cuts the byte stream into physical lines (only LF ends one) and skips blanks;
+2. `parse_line` checks the line as strict RFC 8259 JSON (size, UTF-8, no NaN, no lone
+   surrogates, no repeated keys, depth) and fingerprints its value for SPEC §7;
+3. the typing stage turns the object into an event of `engine.events.model`, checking every
+   rule that can be judged on the line alone.
+
+A bad line is an expected condition: `parse_line` never raises on input, it returns the
+reason as text for users. Python's `json` module is lenient where RFC 8259 is not (NaN,
+lone surrogates, repeated keys merged), so its hooks are used to keep everything it would
+lose: numbers keep their text (`JsonNumber`), repeated keys and non-finite constants are
+marked, and one walk over the value checks them and builds the canonical form.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import re
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from json.encoder import encode_basestring_ascii
+from typing import Any, BinaryIO, Callable, Iterator
+
+from engine.calendar import PERIOD_ID
+from engine.events.model import (
+    Close,
+    Correction,
+    Event,
+    Exercise,
+    JsonNumber,
+    ParsedLine,
+    Payment,
+    Revenue,
+    SharePrice,
+    StockSplit,
+    TrueUp,
+    Utilization,
+)
+from engine.numbers import DECIMAL_TEXT, FRACTION_DIGITS_MAX, INTEGER_DIGITS_MAX, decimal_text_problem
+
+LINE_BYTES_MAX = 1_048_576  # SPEC §4: 1 MiB, without the line end
+DEPTH_MAX = 32  # SPEC §4: objects and arrays; the top-level object is level 1
+ID_CHARS_MAX = 128  # SPEC §4: Unicode code points
+COUNT_DIGITS_MAX = INTEGER_DIGITS_MAX  # SPEC sets no bound on counts; we reuse the decimal one
+FINGERPRINT_BYTES = 16
+SHOWN_CHARS_MAX = 60  # a value quoted in a reason is cut to this many characters
+
+# --- Stage 1: physical lines -------------------------------------------------------------
+
+# One more byte than a line may hold, plus LF: a chunk this long without LF is over-long.
+_CHUNK_BYTES = LINE_BYTES_MAX + 2
+
+
+def iter_lines(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
+    """Yield (line number, bytes without the line end) for every non-blank line.
+
+    Line numbers count every physical line from 1, blank ones included. Only LF ends a
+    line; one CR just before it is part of a CRLF end; the last line may lack LF. A line
+    of only spaces and tabs is blank. Memory is bounded: a line longer than
+    `LINE_BYTES_MAX` is yielded cut to `LINE_BYTES_MAX + 1` bytes (enough for `parse_line`
+    to reject it) and the rest of it is read and dropped.
+    """
+    readline = stream.readline
+    number = 0
+    while True:
+        chunk = readline(_CHUNK_BYTES)
+        if not chunk:
+            return
+        number += 1
+        if chunk[-1:] == b"\n":
+            line = chunk[:-2] if chunk[-2:] == b"\r\n" else chunk[:-1]
+        elif len(chunk) < _CHUNK_BYTES:
+            line = chunk  # the last line, without LF
+        else:
+            line, blank = _drain_long_line(readline, chunk)
+            if not blank:
+                yield number, line
+            continue
+        if line.strip(b" \t"):
+            yield number, line
+
+
+def _drain_long_line(readline: Callable[[int], bytes], first: bytes) -> tuple[bytes, bool]:
+    """Read the rest of an over-long line; return its first bytes and whether it is blank.
+
+    A CR at the end of a chunk may be the CR of a CRLF end, so it is held back until the
+    next chunk shows whether LF follows.
+    """
+    head = first[: LINE_BYTES_MAX + 1]
+    blank = True
+    pending = b""
+    chunk = first
+    while True:
+        data = pending + chunk
+        if data[-1:] == b"\n":
+            data = data[:-2] if data[-2:] == b"\r\n" else data[:-1]
+            return head, blank and not data.strip(b" \t")
+        if len(chunk) < _CHUNK_BYTES:
+            return head, blank and not data.strip(b" \t")  # end of stream without LF
+        pending = b"\r" if data[-1:] == b"\r" else b""
+        blank = blank and not data[: len(data) - len(pending)].strip(b" \t")
+        chunk = readline(_CHUNK_BYTES)
+
+
+def parse_lines(stream: BinaryIO) -> Iterator[ParsedLine]:
+    """`parse_line` over `iter_lines`: every non-blank line of a log, in order."""
+    for number, raw in iter_lines(stream):
+        yield parse_line(number, raw)
+
+
+# --- Stage 2: strict JSON ----------------------------------------------------------------
+
+
+class _RepeatedKeys(dict):
+    """An object in which some key occurs more than once (the line will be rejected)."""
+
+    repeated: tuple[str, ...]
+
+
+class _NonFinite:
+    """`NaN`, `Infinity` or `-Infinity`, which Python's json accepts and RFC 8259 does not."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def _object_from_pairs(pairs: list[tuple[str, Any]]) -> dict:
+    obj = dict(pairs)
+    if len(obj) == len(pairs):
+        return obj
+    marked = _RepeatedKeys(obj)
+    seen: set[str] = set()
+    repeated: list[str] = []
+    for key, _ in pairs:
+        if key in seen and key not in repeated:
+            repeated.append(key)
+        seen.add(key)
+    marked.repeated = tuple(repeated)
+    return marked
+
+
+# One decoder for all lines: its hooks keep no state, so it is safe to share.
+_DECODER = json.JSONDecoder(
+    object_pairs_hook=_object_from_pairs,
+    parse_int=JsonNumber,
+    parse_float=JsonNumber,
+    parse_constant=_NonFinite,
+    strict=True,  # no raw control characters inside strings
+)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_BYTE_ORDER_MARK = "\ufeff"
+
+
+def parse_line(number: int, raw: bytes) -> ParsedLine:
+    """Check and type one non-blank line; never raises on bad input.
+
+    `id` is set whenever the line is a JSON object with one string `id`, even when the line
+    is otherwise bad; `fingerprint` whenever the line is strict JSON (SPEC §7).
+    """
+    if len(raw) > LINE_BYTES_MAX:
+        reason = f"line is longer than {LINE_BYTES_MAX} bytes (1 MiB, without the line end), the most allowed"
+        return _rejected(number, raw, reason)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return _rejected(number, raw, f"invalid UTF-8 at byte {error.start + 1} of the line")
+    if text.startswith(_BYTE_ORDER_MARK):
+        reason = "line is not valid JSON: it starts with a byte-order mark (U+FEFF); write UTF-8 without a BOM"
+        return _rejected(number, raw, reason)
+    try:
+        value = _DECODER.decode(text)
+    except json.JSONDecodeError as error:
+        return _rejected(number, raw, _json_error_reason(error))
+    except RecursionError:
+        # Python's parser recursed hundreds of levels deep, far beyond the limit.
+        return _rejected(number, raw, f"nesting deeper than {DEPTH_MAX} levels")
+    if type(value) is not dict and type(value) is not _RepeatedKeys:
+        return _rejected(number, raw, f"expected one JSON object per line; got {_describe(value)}")
+    # Only \u escapes can produce surrogates: valid UTF-8 never encodes one.
+    may_hold_surrogates = "\\u" in text
+    identifier = _readable_id(value)
+    pieces: list[str] = []
+    problem = _canonical(value, 1, pieces, may_hold_surrogates)
+    if problem is not None:
+        return _rejected(number, raw, problem, identifier)
+    fingerprint = hashlib.blake2b("".join(pieces).encode("ascii"), digest_size=FINGERPRINT_BYTES).digest()
+    event, problem = _type_event(value)
+    return ParsedLine(number, raw, identifier, fingerprint, event, problem)
+
+
+def _rejected(number: int, raw: bytes, problem: str, identifier: str | None = None) -> ParsedLine:
+    return ParsedLine(number, raw, identifier, None, None, problem)
+
+
+def _json_error_reason(error: json.JSONDecodeError) -> str:
+    if error.msg == "Extra data":
+        return f"line is not valid JSON: extra data after the JSON object at column {error.colno} (one object per line)"
+    # Some of Python's messages ("Unterminated string starting at") end in "at" already.
+    message = error.msg.removesuffix(" at")
+    return f"line is not valid JSON: {message} at column {error.colno}"
+
+
+def _readable_id(obj: dict) -> str | None:
+    """The object's `id` if it is one string that a report can print; else None."""
+    identifier = obj.get("id")
+    if type(identifier) is not str:
+        return None
+    if type(obj) is _RepeatedKeys and "id" in obj.repeated:
+        return None  # which of the ids would it be?
+    if _SURROGATE.search(identifier) is not None:
+        return None
+    return identifier
+
+
+def _canonical(value: Any, depth: int, pieces: list[str], may_hold_surrogates: bool) -> str | None:
+    """Append the canonical text of `value` to `pieces`; return the first strictness problem.
+
+    The canonical text is compact JSON with members sorted by key, strings escaped to ASCII
+    one way only, and numbers as written, so two values have the same text exactly when
+    SPEC §7 calls them equal. `depth` is the level a container at this position would have.
+    """
+    kind = type(value)
+    if kind is str:
+        if may_hold_surrogates and _SURROGATE.search(value) is not None:
+            return _surrogate_reason(value)
+        pieces.append(encode_basestring_ascii(value))
+    elif kind is JsonNumber:
+        pieces.append(value.text)
+    elif kind is dict or kind is _RepeatedKeys:
+        if depth > DEPTH_MAX:
+            return f"nesting deeper than {DEPTH_MAX} levels"
+        if kind is _RepeatedKeys:
+            return f"repeated key {_show(value.repeated[0])} in an object"
+        pieces.append("{")
+        separator = ""
+        for key in sorted(value):
+            if may_hold_surrogates and _SURROGATE.search(key) is not None:
+                return _surrogate_reason(key)
+            pieces.append(separator)
+            pieces.append(encode_basestring_ascii(key))
+            pieces.append(":")
+            problem = _canonical(value[key], depth + 1, pieces, may_hold_surrogates)
+            if problem is not None:
+                return problem
+            separator = ","
+        pieces.append("}")
+    elif kind is list:
+        if depth > DEPTH_MAX:
+            return f"nesting deeper than {DEPTH_MAX} levels"
+        pieces.append("[")
+        separator = ""
+        for item in value:
+            pieces.append(separator)
+            problem = _canonical(item, depth + 1, pieces, may_hold_surrogates)
+            if problem is not None:
+                return problem
+            separator = ","
+        pieces.append("]")
+    elif value is True:
+        pieces.append("true")
+    elif value is False:
+        pieces.append("false")
+    elif value is None:
+        pieces.append("null")
+    elif kind is _NonFinite:
+        return f"{value.text} is not valid JSON (strict JSON has no NaN or Infinity)"
+    else:
+        raise AssertionError(f"json decoder produced an unexpected {kind.__name__}")
+    return None
+
+
+def _surrogate_reason(text: str) -> str:
+    code_point = ord(_SURROGATE.search(text).group())
+    return f"a string holds a lone surrogate \\u{code_point:04x}, which is not valid Unicode"
+
+
+# --- Messages ----------------------------------------------------------------------------
+
+
+def _show(text: str) -> str:
+    """A string as JSON text for a reason, cut short; lone surrogates escaped."""
+    if len(text) > SHOWN_CHARS_MAX:
+        text = text[: SHOWN_CHARS_MAX - 1] + "…"
+    shown = json.dumps(text, ensure_ascii=False)
+    return json.dumps(text) if _SURROGATE.search(shown) else shown
+
+
+def _describe(value: Any) -> str:
+    """What a JSON value is, for "got …" in a reason."""
+    kind = type(value)
+    if kind is str:
+        return f"the string {_show(value)}"
+    if kind is JsonNumber:
+        text = value.text
+        return f"the JSON number {text if len(text) <= SHOWN_CHARS_MAX else text[: SHOWN_CHARS_MAX - 1] + '…'}"
+    if value is True:
+        return "the JSON value true"
+    if value is False:
+        return "the JSON value false"
+    if value is None:
+        return "null"
+    if kind is list:
+        return "a JSON array"
+    if kind is _NonFinite:
+        return value.text
+    return "a JSON object"
+
+
+# --- Stage 3: typing ---------------------------------------------------------------------
+
+
+class _Invalid(Exception):
+    """A field's value breaks its rule; the message says how, without the field path."""
+
+
+def _read_string(value: Any) -> str:
+    if type(value) is str:
+        return value
+    raise _Invalid(f"expected a string; got {_describe(value)}")
+
+
+def _read_decimal(value: Any) -> Decimal:
+    kind = type(value)
+    if kind is str:
+        problem = decimal_text_problem(value)
+        if problem is None:
+            return Decimal(value)
+        if DECIMAL_TEXT.fullmatch(value) is None:
+            raise _Invalid(
+                'expected a decimal string like "2.10" or "-5" (digits with an optional point and '
+                f"leading minus; no exponent, plus sign, spaces or separators); got {_show(value)}"
+            )
+        raise _Invalid(f"{problem}; got {_show(value)}")
+    if kind is JsonNumber:
+        if value.is_integer:
+            problem = decimal_text_problem(value.text)
+            if problem is not None:
+                raise _Invalid(f"{problem}; got {_describe(value)}")
+            return Decimal(value.text)
+        raise _Invalid(f"give decimal amounts as strings, like {_suggested_text(value.text)}; got {_describe(value)}")
+    raise _Invalid(f'expected a decimal string like "2.10"; got {_describe(value)}')
+
+
+def _suggested_text(number_text: str) -> str:
+    """The string a JSON number with a fraction or exponent should have been, if one fits."""
+    try:
+        exact = Decimal(number_text)
+    except InvalidOperation:  # an exponent beyond what Decimal can hold
+        return '"2.10"'
+    if -FRACTION_DIGITS_MAX <= exact.adjusted() <= INTEGER_DIGITS_MAX:
+        plain = f"{exact:f}"
+        if decimal_text_problem(plain) is None:
+            return f'"{plain}"'
+    return '"2.10"'
+
+
+def _decimal_text(value: Decimal) -> str:
+    """A decimal for a reason, as plain digits (never `0E-7`)."""
+    return f"{value:f}"
+
+
+def _read_count(value: Any) -> int:
+    kind = type(value)
+    if kind is JsonNumber and value.is_integer:
+        digits = len(value.text.lstrip("-"))
+        if digits > COUNT_DIGITS_MAX:
+            raise _Invalid(f"has {digits} digits; at most {COUNT_DIGITS_MAX} allowed")
+        count = int(value.text)
+        if count < 1:
+            raise _Invalid(f"must be at least 1; got {value.text}")
+        return count
+    if kind is str:
+        raise _Invalid(f"expected a JSON integer like 1000, not a string; got {_describe(value)}")
+    raise _Invalid(f"expected a whole number like 1000 (a JSON integer); got {_describe(value)}")
+
+
+_DATE_TEXT = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+_TIMESTAMP_TEXT = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})([Tt])([0-9]{2}):([0-9]{2}):([0-9]{2})"
+    r"(?:\.([0-9]*))?(?:([Zz])|([+-])([0-9]{2}):([0-9]{2}))?"
+)
+_TIMESTAMP_EXAMPLE = '"2026-01-01T00:00:00Z"'
+_TEXT_CACHE_CHARS_MAX = 40  # longer texts are never valid dates or timestamps
+
+
+def _read_date(value: Any) -> date:
+    if type(value) is not str:
+        raise _Invalid(f'expected a date string like "2026-01-31"; got {_describe(value)}')
+    if len(value) > _TEXT_CACHE_CHARS_MAX:
+        raise _Invalid(f'expected a date like "2026-01-31" (YYYY-MM-DD); got {_show(value)}')
+    day, problem = _date_from_text(value)
+    if problem is not None:
+        raise _Invalid(problem)
+    return day
+
+
+@lru_cache(maxsize=4096)
+def _date_from_text(text: str) -> tuple[date | None, str | None]:
+    match = _DATE_TEXT.fullmatch(text)
+    if match is None:
+        return None, f'expected a date like "2026-01-31" (YYYY-MM-DD); got {_show(text)}'
+    try:
+        return date(int(match[1]), int(match[2]), int(match[3])), None
+    except ValueError:
+        return None, f"{_show(text)} is not a calendar date"
+
+
+def _read_timestamp(value: Any) -> datetime:
+    if type(value) is not str:
+        raise _Invalid(f"expected a timestamp string like {_TIMESTAMP_EXAMPLE}; got {_describe(value)}")
+    if len(value) > _TEXT_CACHE_CHARS_MAX:
+        raise _Invalid(_timestamp_shape_reason(value))
+    moment, problem = _timestamp_from_text(value)
+    if problem is not None:
+        raise _Invalid(problem)
+    return moment
+
+
+def _timestamp_shape_reason(text: str) -> str:
+    return (
+        f"expected a timestamp like {_TIMESTAMP_EXAMPLE} "
+        f"(YYYY-MM-DDTHH:MM:SS, optionally .ffffff, then Z or ±HH:MM); got {_show(text)}"
+    )
+
+
+@lru_cache(maxsize=65536)
+def _timestamp_from_text(text: str) -> tuple[datetime | None, str | None]:
+    """A SPEC §2 timestamp as an aware UTC datetime, or why the text is not one."""
+    match = _TIMESTAMP_TEXT.fullmatch(text)
+    if match is None:
+        return None, _timestamp_shape_reason(text)
+    year, month, day, t, hour, minute, second, fraction, zulu, sign, offset_hour, offset_minute = match.groups()
+    shown = _show(text)
+    if t != "T":
+        return None, f'timestamp needs an upper-case "T" between date and time; got {shown}'
+    if zulu is None and sign is None:
+        return None, f"timestamp needs a UTC offset like Z or +02:00; got {shown}"
+    if zulu == "z":
+        return None, f'timestamp needs an upper-case "Z"; got {shown}'
+    if fraction is not None and not 1 <= len(fraction) <= 6:
+        return None, f"timestamp needs 1 to 6 digits after the point of the seconds; got {shown}"
+    if int(hour) > 23 or int(minute) > 59 or int(second) > 59:
+        return None, f"time of day out of range (hours 00-23, minutes and seconds 00-59, no leap second); got {shown}"
+    if sign is not None and (int(offset_hour) > 23 or int(offset_minute) > 59):
+        return None, f"UTC offset out of range (hours 00-23, minutes 00-59); got {shown}"
+    if sign is None:
+        zone = timezone.utc
+    else:
+        offset = timedelta(hours=int(offset_hour), minutes=int(offset_minute))
+        zone = timezone(offset if sign == "+" else -offset)
+    microsecond = int(fraction.ljust(6, "0")) if fraction else 0
+    try:
+        local = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), microsecond, zone)
+    except ValueError:
+        return None, f"{_show(text[:10])} is not a calendar date; got {shown}"
+    try:
+        return local.astimezone(timezone.utc), None
+    except OverflowError:
+        return None, f"timestamp is out of range once converted to UTC; got {shown}"
+
+
+def _read_period(value: Any) -> str:
+    if type(value) is not str:
+        raise _Invalid(f'expected a period id string like "2026-01" or "2026-Q1"; got {_describe(value)}')
+    if PERIOD_ID.fullmatch(value) is None:
+        raise _Invalid(f'expected a period id like "2026-01" (monthly) or "2026-Q1" (quarterly); got {_show(value)}')
+    return value
+
+
+def _read_object(value: Any) -> dict:
+    if type(value) is dict:
+        return value
+    raise _Invalid(f"expected a JSON object; got {_describe(value)}")
+
+
+def _read_true(value: Any) -> bool:
+    if value is True:
+        return True
+    raise _Invalid(f"must be true when present (leave it out otherwise); got {_describe(value)}")
+
+
+Reader = Callable[[Any], Any]
+REQUIRED, OPTIONAL, UNREAD = "required", "optional", "unread"
+_COMMON_FIELDS = ("id", "type", "agreement", "meta")
+
+# Each event type's own fields (SPEC §4 table), in the order reasons report them. An
+# UNREAD field is allowed but read by the type's rule function (exercise.fair_market_value,
+# which is read only for a net exercise).
+_FIELDS: dict[str, dict[str, tuple[Reader | None, str]]] = {
+    "utilization": {
+        "pool": (_read_string, REQUIRED),
+        "start": (_read_timestamp, REQUIRED),
+        "end": (_read_timestamp, REQUIRED),
+        "available_gpu_hours": (_read_decimal, REQUIRED),
+        "sold_gpu_hours": (_read_decimal, REQUIRED),
+    },
+    "revenue": {
+        "period": (_read_period, REQUIRED),
+        "amount": (_read_decimal, REQUIRED),
+        "currency": (_read_string, REQUIRED),
+    },
+    "correction": {
+        "corrects": (_read_string, REQUIRED),
+        "replacement": (_read_object, OPTIONAL),
+        "void": (_read_true, OPTIONAL),
+    },
+    "close": {
+        "period": (_read_period, REQUIRED),
+    },
+    "true_up": {
+        "date": (_read_date, REQUIRED),
+    },
+    "payment": {
+        "payer": (_read_string, REQUIRED),
+        "payee": (_read_string, REQUIRED),
+        "amount": (_read_decimal, REQUIRED),
+        "currency": (_read_string, REQUIRED),
+        "date": (_read_date, REQUIRED),
+        "applies_to": (_read_string, OPTIONAL),
+    },
+    "share_price": {
+        "date": (_read_date, REQUIRED),
+        "price": (_read_decimal, REQUIRED),
+        "volume": (_read_decimal, REQUIRED),
+    },
+    "stock_split": {
+        "date": (_read_date, REQUIRED),
+        "numerator": (_read_count, REQUIRED),
+        "denominator": (_read_count, REQUIRED),
+    },
+    "exercise": {
+        "tranche": (_read_string, REQUIRED),
+        "shares": (_read_count, REQUIRED),
+        "method": (_read_string, REQUIRED),
+        "date": (_read_date, REQUIRED),
+        "fair_market_value": (None, UNREAD),
+    },
+}
+EVENT_TYPES = tuple(_FIELDS)
+
+
+def _type_event(obj: dict) -> tuple[Event | None, str | None]:
+    """The event a strict-JSON object stands for, or every reason it cannot be one."""
+    problems: list[str] = []
+    identifier = _common_string(obj, "id", problems)
+    if identifier is not None:
+        if not identifier:
+            problems.append("id: must not be empty")
+        elif len(identifier) > ID_CHARS_MAX:
+            problems.append(f"id: has {len(identifier)} characters; at most {ID_CHARS_MAX} allowed")
+    agreement = _common_string(obj, "agreement", problems)
+    if "meta" in obj:
+        meta = obj["meta"]
+        if meta is None:
+            problems.append(_null_reason("meta", optional=True))
+        elif type(meta) is not dict:
+            problems.append(f"meta: expected a JSON object; got {_describe(meta)}")
+    type_name = _type_name(obj, problems)
+    if type_name is None:
+        return None, "; ".join(problems)
+    fields = _FIELDS[type_name]
+    for key in obj:
+        if key not in fields and key not in _COMMON_FIELDS:
+            suggestion = _did_you_mean(key, [*fields, *_COMMON_FIELDS])
+            problems.append(f"unknown field {_show(key)} in a {type_name} event{suggestion}")
+    values = _read_fields(obj, fields, type_name, problems)
+    if problems:
+        return None, "; ".join(problems)
+    _RULES[type_name](obj, values, type_name, problems)
+    if problems:
+        return None, "; ".join(problems)
+    return _BUILDERS[type_name](identifier, agreement, values), None
+
+
+def _common_string(obj: dict, field: str, problems: list[str]) -> str | None:
+    if field not in obj:
+        problems.append(f"{field}: missing; every event needs one")
+        return None
+    value = obj[field]
+    if type(value) is str:
+        return value
+    if value is None:
+        problems.append(_null_reason(field, optional=False))
+    else:
+        problems.append(f"{field}: expected a string; got {_describe(value)}")
+    return None
+
+
+def _type_name(obj: dict, problems: list[str]) -> str | None:
+    expected = ", ".join(EVENT_TYPES)
+    if "type" not in obj:
+        problems.append(f"type: missing; expected one of {expected}")
+        return None
+    value = obj["type"]
+    if type(value) is not str:
+        if value is None:
+            problems.append(_null_reason("type", optional=False))
+        else:
+            problems.append(f"type: expected a string; got {_describe(value)}")
+        return None
+    if value not in _FIELDS:
+        problems.append(f"type: unknown event type {_show(value)}; expected one of {expected}")
+        return None
+    return value
+
+
+def _did_you_mean(key: str, candidates: list[str]) -> str:
+    close = difflib.get_close_matches(key, candidates, n=1)
+    return f' (did you mean "{close[0]}"?)' if close else ""
+
+
+def _null_reason(path: str, *, optional: bool) -> str:
+    if optional:
+        return f"{path}: null is not a value; leave the field out instead"
+    return f"{path}: null is not a value; this field is required"
+
+
+def _read_fields(obj: dict, fields: dict, path: str, problems: list[str]) -> dict[str, Any]:
+    """Read every present field with its reader; note missing required fields and nulls."""
+    values: dict[str, Any] = {}
+    for field, (reader, presence) in fields.items():
+        if reader is None:
+            continue
+        if field not in obj:
+            if presence is REQUIRED:
+                problems.append(f"{path}.{field}: missing; this field is required")
+            continue
+        value = obj[field]
+        if value is None:
+            problems.append(_null_reason(f"{path}.{field}", optional=presence is OPTIONAL))
+            continue
+        try:
+            values[field] = reader(value)
+        except _Invalid as error:
+            problems.append(f"{path}.{field}: {error}")
+    return values
+
+
+# --- Value rules judged on the line alone: (object, read values, path, problems) -> None --
+
+
+def _utilization_rules(obj: dict, values: dict, path: str, problems: list[str]) -> None:
+    start, end = values["start"], values["end"]
+    if not start < end:
+        problems.append(f"{path}.end: must be after start; got start {_utc_text(start)} and end {_utc_text(end)}")
+    available, sold = values["available_gpu_hours"], values["sold_gpu_hours"]
+    if available < 0:
+        problems.append(f"{path}.available_gpu_hours: must not be negative; got {_decimal_text(available)}")
+    if sold < 0:
+        problems.append(f"{path}.sold_gpu_hours: must not be negative; got {_decimal_text(sold)}")
+    elif available >= 0 and sold > available:
+        problems.append(
+            f"{path}.sold_gpu_hours: sold above available "
+            f"({_decimal_text(sold)} sold, {_decimal_text(available)} available)"
+        )
+
+
+def _utc_text(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def _no_rules(obj: dict, values: dict, path: str, problems: list[str]) -> None:
+    return None
+
+
+def _correction_rules(obj: dict, values: dict, path: str, problems: list[str]) -> None:
+    has_replacement, has_void = "replacement" in values, "void" in values
+    if has_replacement and has_void:
+        problems.append(f"{path}: give exactly one of replacement or void; got both")
+    elif not has_replacement and not has_void:
+        problems.append(f"{path}: give exactly one of replacement (an object) or void: true; got neither")
+
+
+def _payment_rules(obj: dict, values: dict, path: str, problems: list[str]) -> None:
+    if values["amount"] <= 0:
+        problems.append(f"{path}.amount: must be > 0; got {_decimal_text(values['amount'])}")
+    if values["payer"] == values["payee"]:
+        problems.append(f"{path}.payee: must differ from payer; both are {_show(values['payer'])}")
+
+
+def _share_price_rules(obj: dict, values: dict, path: str, problems: list[str]) -> None:
+    for field in ("price", "volume"):
+        if values[field] <= 0:
+            problems.append(f"{path}.{field}: must be > 0; got {_decimal_text(values[field])}")
+
+
+def _exercise_rules(obj: dict, values: dict, path: str, problems: list[str]) -> None:
+    method = values["method"]
+    if method not in ("cash", "net"):
+        problems.append(f'{path}.method: expected "cash" or "net"; got {_show(method)}')
+        return
+    if method == "cash":
+        return  # SPEC §4: fair_market_value is not read for a cash exercise
+    field = "fair_market_value"
+    if field not in obj:
+        problems.append(f"{path}.{field}: missing; a net exercise needs it")
+        return
+    if obj[field] is None:
+        problems.append(_null_reason(f"{path}.{field}", optional=False))
+        return
+    try:
+        value = _read_decimal(obj[field])
+    except _Invalid as error:
+        problems.append(f"{path}.{field}: {error}")
+        return
+    if value <= 0:
+        problems.append(f"{path}.{field}: must be > 0; got {_decimal_text(value)}")
+        return
+    values[field] = value
+
+
+_RULES: dict[str, Callable[[dict, dict, str, list[str]], None]] = {
+    "utilization": _utilization_rules,
+    "revenue": _no_rules,
+    "correction": _correction_rules,
+    "close": _no_rules,
+    "true_up": _no_rules,
+    "payment": _payment_rules,
+    "share_price": _share_price_rules,
+    "stock_split": _no_rules,
+    "exercise": _exercise_rules,
+}
+
+_BUILDERS: dict[str, Callable[[str, str, dict], Event]] = {
+    "utilization": lambda i, a, v: Utilization(
+        i, a, v["pool"], v["start"], v["end"], v["available_gpu_hours"], v["sold_gpu_hours"]
+    ),
+    "revenue": lambda i, a, v: Revenue(i, a, v["period"], v["amount"], v["currency"]),
+    "correction": lambda i, a, v: Correction(i, a, v["corrects"], v.get("replacement")),
+    "close": lambda i, a, v: Close(i, a, v["period"]),
+    "true_up": lambda i, a, v: TrueUp(i, a, v["date"]),
+    "payment": lambda i, a, v: Payment(
+        i, a, v["payer"], v["payee"], v["amount"], v["currency"], v["date"], v.get("applies_to")
+    ),
+    "share_price": lambda i, a, v: SharePrice(i, a, v["date"], v["price"], v["volume"]),
+    "stock_split": lambda i, a, v: StockSplit(i, a, v["date"], v["numerator"], v["denominator"]),
+    "exercise": lambda i, a, v: Exercise(
+        i, a, v["tranche"], v["shares"], v["method"], v["date"], v.get("fair_market_value")
+    ),
+}
+
+_TYPE_NAMES = {Utilization: "utilization", Revenue: "revenue"}
+
+
+def replacement(correction: Correction, kind: type) -> Utilization | Revenue | str:
+    """Type a correction's replacement as the corrected event's type, or say why it can't be.
+
+    The typed event takes the corrected event's id (`correction.corrects`) and the
+    correction's agreement. The replacement holds exactly the fields of `kind` other than
+    id, type, agreement and meta, and obeys the same rules; reasons start `replacement.`.
+    """
+    if correction.replacement is None:
+        raise ValueError(f"correction {correction.id!r} is a void; it has no replacement to type")
+    type_name = _TYPE_NAMES.get(kind)
+    if type_name is None:
+        raise ValueError(f"only utilization and revenue events can be corrected, not {kind.__name__}")
+    obj = correction.replacement
+    path = "replacement"
+    fields = _FIELDS[type_name]
+    problems: list[str] = []
+    for key in obj:
+        if key not in fields:
+            suggestion = "" if key in _COMMON_FIELDS else _did_you_mean(key, list(fields))
+            problems.append(
+                f"{path}: unknown field {_show(key)}{suggestion}; a replacement of a {type_name} event "
+                f"holds exactly {', '.join(fields)}"
+            )
+    values = _read_fields(obj, fields, path, problems)
+    if not problems:
+        _RULES[type_name](obj, values, path, problems)
+    if problems:
+        return "; ".join(problems)
+    return _BUILDERS[type_name](correction.corrects, correction.agreement, values)
