@@ -166,7 +166,10 @@ class AgreementReplay:
             record = self.ids.get(event.corrects)
             if record is not None and record.agreement == self.terms.id:
                 raise Rejected(f"corrects {event.corrects!r}, which is not a utilization or revenue event")
-            raise Rejected(f"corrects {event.corrects!r}: no applied utilization or revenue event of this agreement has that id")
+            raise Rejected(
+                f"corrects {event.corrects!r}: no applied utilization or revenue event of this agreement has that id "
+                "(events of locked periods are no longer open to correction)"
+            )
         new_event = None
         new_period = None
         if event.replacement is not None:

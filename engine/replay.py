@@ -7,11 +7,16 @@ entries it issues are returned at once. Agreements replay independently; ids are
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+import os
+import pickle
+from dataclasses import dataclass
 from datetime import date
-from typing import BinaryIO, Iterable, Iterator
+from decimal import Decimal
+from typing import BinaryIO, Iterable, Iterator, Mapping
 
 from engine.agreement_replay import AgreementReplay, Rejected
+from engine.documents.loader import load_agreements, load_agreements_from_mappings
 from engine.events import model as ev
 from engine.events.reader import iter_lines, parse_line
 from engine.inputs import IdRecord
@@ -20,6 +25,14 @@ from engine.terms import AgreementTerms
 
 ENGINE_NAME = "backstop"
 SEMANTICS = "backstop/v1"
+
+
+def _json_text(value: object) -> str:
+    if isinstance(value, Decimal):
+        return f"{value:f}"
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"cannot send a {type(value).__name__} in an event; use str, int, Decimal or date")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,8 +54,31 @@ class Rejection:
     reason: str
 
 
+class RejectedLine(Exception):
+    """Raised by `feed_line(..., strict=True)` for a line that was rejected; the message is the reason."""
+
+    def __init__(self, outcome: LineOutcome) -> None:
+        super().__init__(f"line {outcome.line}" + (f" ({outcome.id})" if outcome.id else "") + f": {outcome.reason}")
+        self.outcome = outcome
+
+
 class Engine:
-    """Replays events against loaded agreements and issues their ledger entries."""
+    """Replays events against loaded agreements and issues their ledger entries.
+
+    The engine holds only what can still change, so it can run for as long as a settlement
+    system feeds it; `snapshot()` and `restore()` carry it across process restarts without
+    replaying the past.
+    """
+
+    @classmethod
+    def from_path(cls, contracts: str | os.PathLike[str]) -> Engine:
+        """An engine for the agreements under CONTRACTS; raises `DocumentErrors` listing every problem."""
+        return cls(load_agreements(contracts))
+
+    @classmethod
+    def from_mappings(cls, documents: Iterable[Mapping]) -> Engine:
+        """An engine for version documents given as Python mappings (see `load_agreements_from_mappings`)."""
+        return cls(load_agreements_from_mappings(documents))
 
     def __init__(self, agreements: Iterable) -> None:
         self.ids: dict[str, IdRecord] = {}
@@ -64,8 +100,25 @@ class Engine:
         for number, raw in iter_lines(stream):
             yield self.feed_line(raw, number)
 
-    def feed_line(self, raw: bytes | str, number: int | None = None) -> LineOutcome:
-        """Replay one line. `number` defaults to one past the last line fed."""
+    def feed_lines(self, lines: Iterable[bytes | str]) -> Iterator[LineOutcome]:
+        """Replay lines given one by one (each without its line end); blank ones are skipped."""
+        for raw in lines:
+            if isinstance(raw, str):
+                raw = raw.encode("utf-8")
+            if raw.strip(b" \t"):
+                yield self.feed_line(raw)
+            else:
+                self._last_line += 1
+
+    def feed_event(self, event: Mapping, *, strict: bool = False) -> LineOutcome:
+        """Replay one event given as a mapping; Decimal and date values are sent as strings."""
+        return self.feed_line(json.dumps(event, default=_json_text, ensure_ascii=False), strict=strict)
+
+    def feed_line(self, raw: bytes | str, number: int | None = None, *, strict: bool = False) -> LineOutcome:
+        """Replay one line. `number` defaults to one past the last line fed.
+
+        With `strict`, a rejected line raises `RejectedLine` (it is still counted and has no effect).
+        """
         if isinstance(raw, str):
             raw = raw.encode("utf-8")
         number = self._last_line + 1 if number is None else number
@@ -80,7 +133,10 @@ class Engine:
         else:
             self.rejections.append(Rejection(number, parsed.id, reason))
         entries, self._issued[:] = tuple(self._issued), []
-        return LineOutcome(number, parsed.id, status, reason, raw, entries)
+        outcome = LineOutcome(number, parsed.id, status, reason, raw, entries)
+        if strict and status == "rejected":
+            raise RejectedLine(outcome)
+        return outcome
 
     def close_through(self, day: date) -> tuple[IssuedEntry, ...]:
         """After the last event: close, per agreement in id order, every open period ending by `day`."""
@@ -108,7 +164,8 @@ class Engine:
         try:
             lock_periods = self._apply(replay, event, parsed.number)
         except Rejected as rejection:
-            self._issued.clear()
+            if self._issued:
+                raise AssertionError(f"engine bug: line {parsed.number} was rejected after issuing entries")
             return "rejected", str(rejection)
         self.ids[event.id] = IdRecord(parsed.fingerprint, parsed.number, event.agreement, lock_periods)
         return "applied", None
@@ -143,6 +200,22 @@ class Engine:
                 raise Rejected(f"agreement {replay.terms.id} has no warrants; a {type(event).__name__} event does not apply")
             replay.warrants.apply(event)
         return ()
+
+    # ---- keeping going later -------------------------------------------------------------
+
+    def snapshot(self) -> bytes:
+        """The whole engine state as bytes, to `restore` later and go on where it stopped.
+
+        The bytes are a pickle: restore only snapshots this system wrote itself.
+        """
+        return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
+
+    @staticmethod
+    def restore(snapshot: bytes) -> Engine:
+        engine = pickle.loads(snapshot)
+        if not isinstance(engine, Engine):
+            raise TypeError("not a backstop engine snapshot")
+        return engine
 
     # ---- reading the state ---------------------------------------------------------------
 

@@ -92,21 +92,22 @@ def load_agreements_from_mappings(
     """
     versions: list[CheckedVersion] = []
     errors: list[DocumentError] = []
-    failed_agreements: set[Any] = set()
+    failed_ids: set[str | None] = set()  # None: a failed document whose agreement is unknown
     for index, mapping in enumerate(documents):
         name = f"{source}[{index}]"
         read = read_mapping(mapping, name)
         version, document_errors = _checked(read, Located(name, {}, {}), lambda: _canonical_sha256(read.tree))
         errors += document_errors
         if version is None:
-            failed_agreements.add(_raw_agreement_id(read.tree))
+            failed_ids.add(_raw_agreement_id(read.tree))
         else:
             versions.append(version)
     by_agreement: dict[str, list[CheckedVersion]] = defaultdict(list)
     for version in versions:
         by_agreement[version.document.agreement].append(version)
     for agreement, group in by_agreement.items():
-        errors += version_problems(group, complete=agreement not in failed_agreements and None not in failed_agreements)
+        complete = agreement not in failed_ids and None not in failed_ids
+        errors += version_problems(group, complete=complete)
     if errors:
         raise DocumentErrors(errors)
     return _agreements(by_agreement.values())
@@ -212,7 +213,7 @@ def _checked(read: ReadDocument, where: Located, sha256) -> tuple[CheckedVersion
     return CheckedVersion(document, sha256(), where), []
 
 
-def _raw_agreement_id(tree: Mapping[str, Any] | None) -> Any:
+def _raw_agreement_id(tree: Mapping[str, Any] | None) -> str | None:
     """The agreement id a failed document claims, to know which agreement is incomplete."""
     agreement = tree.get("agreement") if isinstance(tree, Mapping) else None
     return agreement if isinstance(agreement, str) else None

@@ -55,6 +55,8 @@ Position = tuple[int, int]
 
 #: Version files are a few kilobytes; a limit keeps a stray large file from being parsed.
 FILE_BYTES_MAX = 1 << 20
+#: No document integer comes near this; the bound keeps `int()` from its own (raising) limit.
+INTEGER_TEXT_DIGITS_MAX = 100
 #: Documents nest about five levels; the limit keeps recursion far from Python's own.
 DEPTH_MAX = 64
 
@@ -113,7 +115,7 @@ def plain_value(text: str) -> Any:
     Raises `ScalarProblem` for nulls, impossible dates and the numeric forms SPEC forbids.
     """
     if _INTEGER.fullmatch(text):
-        return int(text)
+        return _integer(text)
     if _DECIMAL.fullmatch(text):
         return Decimal(text)
     if _DATE.fullmatch(text):
@@ -126,6 +128,13 @@ def plain_value(text: str) -> Any:
     if problem:
         raise ScalarProblem(problem)
     return text
+
+
+def _integer(text: str) -> int:
+    digits = len(text.lstrip("-"))
+    if digits > INTEGER_TEXT_DIGITS_MAX:
+        raise ScalarProblem(f"has {digits} digits; no number here has more than {INTEGER_TEXT_DIGITS_MAX}")
+    return int(text)
 
 
 def _calendar_date(text: str) -> date:
@@ -169,12 +178,16 @@ def _key_problem(text: str) -> str | None:
     try:
         value = plain_value(text)
     except ScalarProblem:
-        value = None
+        value = None  # a null or a number in a form SPEC forbids
     if isinstance(value, (str, date)):
         return None
-    kind = {bool: "a boolean", int: "a number", Decimal: "a number"}.get(type(value), "no string")
-    shown = text or "(empty)"
-    return f'the key {shown} reads as {kind}; map keys must be strings: quote it ("{text}")'
+    if isinstance(value, bool):
+        kind = "a boolean"
+    elif value is None and text in _NULLS:
+        kind = "null"
+    else:
+        kind = "a number"
+    return f'the key {text or "(empty)"} reads as {kind}; map keys must be strings: quote it ("{text}")'
 
 
 def _surrogate_problem(text: str) -> str | None:
@@ -325,7 +338,7 @@ class _JsonComposer:
 def _strict_json_error(file: str, text: str) -> DocumentError | None:
     """The first way `text` is not RFC 8259 JSON, located; None when it is (NaN aside)."""
     try:
-        json.loads(text)
+        json.loads(text, parse_int=str, parse_float=str)  # syntax only: numbers are typed later
     except json.JSONDecodeError as error:
         return DocumentError(file, error.lineno, error.colno, "", f"not valid JSON: {error.msg}")
     except RecursionError:

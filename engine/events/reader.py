@@ -24,7 +24,7 @@ import re
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
-from json.encoder import encode_basestring_ascii
+from json.encoder import encode_basestring as _quote
 from typing import Any, BinaryIO, Callable, Iterator
 
 from engine.calendar import PERIOD_ID
@@ -184,14 +184,15 @@ def parse_line(number: int, raw: bytes) -> ParsedLine:
         return _rejected(number, raw, f"nesting deeper than {DEPTH_MAX} levels")
     if type(value) is not dict and type(value) is not _RepeatedKeys:
         return _rejected(number, raw, f"expected one JSON object per line; got {_describe(value)}")
-    # Only \u escapes can produce surrogates: valid UTF-8 never encodes one.
-    may_hold_surrogates = "\\u" in text
     identifier = _readable_id(value)
-    pieces: list[str] = []
-    problem = _canonical(value, 1, pieces, may_hold_surrogates)
-    if problem is not None:
-        return _rejected(number, raw, problem, identifier)
-    fingerprint = hashlib.blake2b("".join(pieces).encode("ascii"), digest_size=FINGERPRINT_BYTES).digest()
+    try:
+        # A lone surrogate cannot be encoded as UTF-8, so encoding is also the surrogate check.
+        canonical = _canonical(value, 1).encode("utf-8")
+    except _Strictness as error:
+        return _rejected(number, raw, str(error), identifier)
+    except UnicodeEncodeError as error:
+        return _rejected(number, raw, _surrogate_reason(error.object[error.start]), identifier)
+    fingerprint = hashlib.blake2b(canonical, digest_size=FINGERPRINT_BYTES).digest()
     event, problem = _type_event(value)
     return ParsedLine(number, raw, identifier, fingerprint, event, problem)
 
@@ -220,66 +221,53 @@ def _readable_id(obj: dict) -> str | None:
     return identifier
 
 
-def _canonical(value: Any, depth: int, pieces: list[str], may_hold_surrogates: bool) -> str | None:
-    """Append the canonical text of `value` to `pieces`; return the first strictness problem.
+class _Strictness(Exception):
+    """The value breaks a rule of strict JSON that Python's decoder let through."""
 
-    The canonical text is compact JSON with members sorted by key, strings escaped to ASCII
-    one way only, and numbers as written, so two values have the same text exactly when
-    SPEC §7 calls them equal. `depth` is the level a container at this position would have.
+
+def _canonical(value: Any, depth: int) -> str:
+    """The canonical text of a JSON value, or `_Strictness` if it is not strict JSON.
+
+    The text is compact JSON with members sorted by key, strings escaped one way only, and
+    numbers as written, so two values have the same text exactly when SPEC §7 calls them
+    equal. `depth` is the level a container at this position has. Strings, by far the most
+    common members, are quoted in place rather than through a call.
     """
     kind = type(value)
-    if kind is str:
-        if may_hold_surrogates and _SURROGATE.search(value) is not None:
-            return _surrogate_reason(value)
-        pieces.append(encode_basestring_ascii(value))
-    elif kind is JsonNumber:
-        pieces.append(value.text)
-    elif kind is dict or kind is _RepeatedKeys:
+    if kind is dict:
         if depth > DEPTH_MAX:
-            return f"nesting deeper than {DEPTH_MAX} levels"
-        if kind is _RepeatedKeys:
-            return f"repeated key {_show(value.repeated[0])} in an object"
-        pieces.append("{")
-        separator = ""
+            raise _Strictness(f"nesting deeper than {DEPTH_MAX} levels")
+        members = []
         for key in sorted(value):
-            if may_hold_surrogates and _SURROGATE.search(key) is not None:
-                return _surrogate_reason(key)
-            pieces.append(separator)
-            pieces.append(encode_basestring_ascii(key))
-            pieces.append(":")
-            problem = _canonical(value[key], depth + 1, pieces, may_hold_surrogates)
-            if problem is not None:
-                return problem
-            separator = ","
-        pieces.append("}")
-    elif kind is list:
+            item = value[key]
+            text = _quote(item) if type(item) is str else _canonical(item, depth + 1)
+            members.append(f"{_quote(key)}:{text}")
+        return "{" + ",".join(members) + "}"
+    if kind is str:
+        return _quote(value)
+    if kind is JsonNumber:
+        return value.text
+    if kind is list:
         if depth > DEPTH_MAX:
-            return f"nesting deeper than {DEPTH_MAX} levels"
-        pieces.append("[")
-        separator = ""
-        for item in value:
-            pieces.append(separator)
-            problem = _canonical(item, depth + 1, pieces, may_hold_surrogates)
-            if problem is not None:
-                return problem
-            separator = ","
-        pieces.append("]")
-    elif value is True:
-        pieces.append("true")
-    elif value is False:
-        pieces.append("false")
-    elif value is None:
-        pieces.append("null")
-    elif kind is _NonFinite:
-        return f"{value.text} is not valid JSON (strict JSON has no NaN or Infinity)"
-    else:
-        raise AssertionError(f"json decoder produced an unexpected {kind.__name__}")
-    return None
+            raise _Strictness(f"nesting deeper than {DEPTH_MAX} levels")
+        return "[" + ",".join([_quote(item) if type(item) is str else _canonical(item, depth + 1) for item in value]) + "]"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if value is None:
+        return "null"
+    if kind is _RepeatedKeys:
+        if depth > DEPTH_MAX:
+            raise _Strictness(f"nesting deeper than {DEPTH_MAX} levels")
+        raise _Strictness(f"repeated key {_show(value.repeated[0])} in an object")
+    if kind is _NonFinite:
+        raise _Strictness(f"{value.text} is not valid JSON (strict JSON has no NaN or Infinity)")
+    raise AssertionError(f"json decoder produced an unexpected {kind.__name__}")
 
 
-def _surrogate_reason(text: str) -> str:
-    code_point = ord(_SURROGATE.search(text).group())
-    return f"a string holds a lone surrogate \\u{code_point:04x}, which is not valid Unicode"
+def _surrogate_reason(surrogate: str) -> str:
+    return f"a string holds a lone surrogate \\u{ord(surrogate):04x}, which is not valid Unicode"
 
 
 # --- Messages ----------------------------------------------------------------------------
@@ -327,9 +315,18 @@ def _read_string(value: Any) -> str:
     raise _Invalid(f"expected a string; got {_describe(value)}")
 
 
+# The SPEC decimal with its digit bounds in one pattern: the common case costs one match.
+# `decimal_text_problem` stays the authority; it explains every text this does not accept.
+_DECIMAL_WITHIN_BOUNDS = re.compile(
+    rf"-?[0-9]{{1,{INTEGER_DIGITS_MAX}}}(?:\.[0-9]{{1,{FRACTION_DIGITS_MAX}}})?"
+)
+
+
 def _read_decimal(value: Any) -> Decimal:
     kind = type(value)
     if kind is str:
+        if _DECIMAL_WITHIN_BOUNDS.fullmatch(value) is not None:
+            return Decimal(value)
         problem = decimal_text_problem(value)
         if problem is None:
             return Decimal(value)
@@ -341,6 +338,8 @@ def _read_decimal(value: Any) -> Decimal:
         raise _Invalid(f"{problem}; got {_show(value)}")
     if kind is JsonNumber:
         if value.is_integer:
+            if _DECIMAL_WITHIN_BOUNDS.fullmatch(value.text) is not None:
+                return Decimal(value.text)
             problem = decimal_text_problem(value.text)
             if problem is not None:
                 raise _Invalid(f"{problem}; got {_describe(value)}")
@@ -545,6 +544,7 @@ _FIELDS: dict[str, dict[str, tuple[Reader | None, str]]] = {
     },
 }
 EVENT_TYPES = tuple(_FIELDS)
+_ALLOWED = {name: frozenset(fields) | frozenset(_COMMON_FIELDS) for name, fields in _FIELDS.items()}
 
 
 def _type_event(obj: dict) -> tuple[Event | None, str | None]:
@@ -567,10 +567,11 @@ def _type_event(obj: dict) -> tuple[Event | None, str | None]:
     if type_name is None:
         return None, "; ".join(problems)
     fields = _FIELDS[type_name]
-    for key in obj:
-        if key not in fields and key not in _COMMON_FIELDS:
-            suggestion = _did_you_mean(key, [*fields, *_COMMON_FIELDS])
-            problems.append(f"unknown field {_show(key)} in a {type_name} event{suggestion}")
+    if not obj.keys() <= _ALLOWED[type_name]:
+        for key in obj:
+            if key not in fields and key not in _COMMON_FIELDS:
+                suggestion = _did_you_mean(key, [*fields, *_COMMON_FIELDS])
+                problems.append(f"unknown field {_show(key)} in a {type_name} event{suggestion}")
     values = _read_fields(obj, fields, type_name, problems)
     if problems:
         return None, "; ".join(problems)
