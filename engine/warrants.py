@@ -23,14 +23,21 @@ if TYPE_CHECKING:
     from engine.agreement_replay import AgreementReplay
 
 
+APPROXIMATION_PLACES = 6
+
+
 def fraction_text(value: Fraction) -> str:
-    """An exact fraction as text: a plain decimal when it terminates, else `p/q`."""
+    """An exact fraction as text: a plain decimal when it terminates, else `p/q ≈ d`.
+
+    The approximation is only for the reader of an audit; the exact `p/q` is what was used.
+    """
     denominator = value.denominator
     for prime in (2, 5):
         while denominator % prime == 0:
             denominator //= prime
     if denominator != 1:
-        return f"{value.numerator}/{value.denominator}"
+        approximation = round_fraction(value, APPROXIMATION_PLACES, "half_even")
+        return f"{value.numerator}/{value.denominator} ≈ {approximation:f}"
     return decimal_text(EXACT.divide(Decimal(value.numerator), Decimal(value.denominator)))
 
 
@@ -52,10 +59,25 @@ class Observation:
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """Whether a condition holds as of a date, and the numbers that decided it."""
+    """Whether a condition holds as of a date, and the numbers that decided it.
+
+    `windows` names, per `vwap_at_least` leaf (by its path under the tranche's `vests`), the
+    observations that leaf averaged, so an audit can find the window used.
+    """
 
     holds: bool
     because: str
+    windows: tuple[tuple[str, str], ...] = ()
+
+
+def _relation(holds: bool) -> str:
+    return "≥" if holds else "<"
+
+
+def _combined(word: str, holds: bool, verdicts: list[Verdict]) -> Verdict:
+    outcome = "holds" if holds else "does not hold"
+    because = f"{word} of [" + "; ".join(v.because for v in verdicts) + f"] {outcome}"
+    return Verdict(holds, because, tuple(window for v in verdicts for window in v.windows))
 
 
 class WarrantBook:
@@ -77,37 +99,39 @@ class WarrantBook:
 
     # ---- conditions ----------------------------------------------------------------------
 
-    def evaluate(self, condition, on: date) -> Verdict:
+    def evaluate(self, condition, on: date, path: str = "vests") -> Verdict:
         """Evaluate a vesting condition as of `on` against the current state."""
         if isinstance(condition, OnOrAfter):
             holds = on >= condition.on_or_after
-            return Verdict(holds, f"{on} {'≥' if holds else '<'} {condition.on_or_after}")
+            return Verdict(holds, f"on_or_after {condition.on_or_after}: {on} {_relation(holds)} {condition.on_or_after}")
         if isinstance(condition, LeaseBackTotalAtLeast):
             issued = self.replay.issued
-            holds = issued >= condition.lease_back_total_at_least
+            required = condition.lease_back_total_at_least
+            holds = issued >= required
             return Verdict(
                 holds,
-                f"lease-back issued {self.replay._money(issued)} {'≥' if holds else '<'} "
-                f"{decimal_text(condition.lease_back_total_at_least)}",
+                f"lease_back_total_at_least {decimal_text(required)}: lease-back issued so far "
+                f"{self.replay._money(issued)} {_relation(holds)} {decimal_text(required)}",
             )
         if isinstance(condition, VwapAtLeast):
-            return self._vwap_verdict(condition, on)
+            return self._vwap_verdict(condition, on, path)
         if isinstance(condition, AllOf):
-            verdicts = [self.evaluate(part, on) for part in condition.all]
-            return Verdict(all(v.holds for v in verdicts), "all of (" + "; ".join(v.because for v in verdicts) + ")")
+            verdicts = [self.evaluate(part, on, f"{path}.all[{i}]") for i, part in enumerate(condition.all)]
+            return _combined("all", all(v.holds for v in verdicts), verdicts)
         if isinstance(condition, AnyOf):
-            verdicts = [self.evaluate(part, on) for part in condition.any]
-            return Verdict(any(v.holds for v in verdicts), "any of (" + "; ".join(v.because for v in verdicts) + ")")
+            verdicts = [self.evaluate(part, on, f"{path}.any[{i}]") for i, part in enumerate(condition.any)]
+            return _combined("any", any(v.holds for v in verdicts), verdicts)
         raise TypeError(f"unknown condition {condition!r}")
 
-    def _vwap_verdict(self, condition: VwapAtLeast, on: date) -> Verdict:
+    def _vwap_verdict(self, condition: VwapAtLeast, on: date, path: str) -> Verdict:
         end = bisect.bisect_right(self.observation_dates, on)
         window = self.observations[max(0, end - condition.days) : end]
-        threshold = Fraction(condition.vwap_at_least) / self.factor
+        required = decimal_text(condition.vwap_at_least)
+        name = f"vwap_at_least {required} over {condition.days} observations"
         if len(window) < condition.days:
-            return Verdict(
-                False, f"{len(window)} of the {condition.days} share-price observations needed on or before {on}"
-            )
+            found = f"only {len(window)} observations dated on or before {on}, {condition.days} needed"
+            return Verdict(False, f"{name}: {found}", ((path, found),))
+        threshold = Fraction(condition.vwap_at_least) / self.factor
         value = Fraction(0)
         volume = Fraction(0)
         for observation in window:
@@ -117,11 +141,20 @@ class WarrantBook:
             volume += Fraction(observation.volume) * ratio
         vwap = value / volume
         holds = vwap >= threshold
-        return Verdict(
-            holds,
-            f"VWAP of {condition.days} observations {window[0].date}..{window[-1].date} = {fraction_text(vwap)} "
-            f"{'≥' if holds else '<'} {decimal_text(condition.vwap_at_least)} / split factor {fraction_text(self.factor)}",
-        )
+        if self.factor == 1:
+            threshold_text = required
+        else:
+            threshold_text = f"{required} ÷ split factor {fraction_text(self.factor)} = {fraction_text(threshold)}"
+        used = f"{window[0].date}..{window[-1].date} ({len(window)} observations, split-adjusted)"
+        because = f"{name}: VWAP of {used} = {fraction_text(vwap)} {_relation(holds)} {threshold_text}"
+        return Verdict(holds, because, ((path, used),))
+
+    def _inputs_of(self, verdict: Verdict, on: date) -> dict[str, str]:
+        """What decided a vesting: the condition, the date and each VWAP window used."""
+        inputs = {"condition": verdict.because, "evaluated_on": on.isoformat()}
+        for path, window in verdict.windows:
+            inputs["vwap_window" if path == "vests" else f"vwap_window {path}"] = window
+        return inputs
 
     # ---- vesting -------------------------------------------------------------------------
 
@@ -147,9 +180,9 @@ class WarrantBook:
                 continue  # reverse splits left nothing to vest: no entry
             self._issue(
                 "warrant_vested", f"warrants/{tranche.id}/vested", tranche.id, version, on, None, state.remaining,
-                f"warrants.tranches[{index}].vests", "remaining shares of the tranche vest",
-                {"condition": verdict.because, "remaining_shares": str(state.remaining),
-                 "split_factor": fraction_text(self.factor)},
+                f"warrants.tranches[{index}].vests", "the tranche's remaining shares vest once its condition holds",
+                {**self._inputs_of(verdict, on), "tranche": tranche.id, "tranche_shares": str(tranche.shares),
+                 "remaining_shares": str(state.remaining), "split_factor": fraction_text(self.factor)},
                 causes,
             )
 
@@ -179,6 +212,9 @@ class WarrantBook:
     def split(self, event: StockSplit) -> None:
         version = self.replay.terms.version_for_date(event.date)
         ratio = Fraction(event.numerator, event.denominator)
+        factors = {"split_factor_before": fraction_text(self.factor),
+                   "split_factor_after": fraction_text(self.factor * ratio),
+                   "strike_in_force_after": fraction_text(self.strike / (self.factor * ratio))}
         for index, tranche in enumerate(version.document.warrants.tranches):
             state = self.tranches[tranche.id]
             before = state.remaining
@@ -188,8 +224,8 @@ class WarrantBook:
                     "split_adjustment", f"warrants/{tranche.id}/split/{event.id}", tranche.id, version, event.date,
                     None, state.remaining - before, f"warrants.tranches[{index}].shares",
                     "floor(remaining × numerator / denominator) − remaining",
-                    {"remaining_before": str(before), "remaining_after": str(state.remaining),
-                     "numerator": str(event.numerator), "denominator": str(event.denominator)},
+                    {"tranche": tranche.id, "remaining_before": str(before), "remaining_after": str(state.remaining),
+                     "numerator": str(event.numerator), "denominator": str(event.denominator), **factors},
                     [event.id],
                 )
         self.factor *= ratio
@@ -200,40 +236,66 @@ class WarrantBook:
 
         version = self.replay.terms.version_for_date(event.date)
         if event.date >= self.expires:
-            raise Rejected(f"exercise dated {event.date} is on or after the warrants' expiry {self.expires}")
+            raise Rejected(
+                f"exercise dated {event.date} is on or after the warrants' expiry {self.expires}, "
+                "the first day on which no exercise is possible"
+            )
         vesting = self.due_to_vest(event.date, version)
         state = self.tranches.get(event.tranche)
         if state is None:
             raise Rejected(f"unknown tranche {event.tranche!r} (tranches: {', '.join(self.tranches)})")
         vesting_now = {tranche.id for _, tranche, _ in vesting}
         if not state.vested and event.tranche not in vesting_now:
-            raise Rejected(f"tranche {event.tranche} has not vested as of {event.date}")
+            index, tranche = self._tranche_in(version, event.tranche)
+            verdict = self.evaluate(tranche.vests, event.date)
+            raise Rejected(
+                f"tranche {event.tranche} has not vested as of {event.date}: its condition "
+                f"(warrants.tranches[{index}].vests, version {version.number}) does not hold: {verdict.because}"
+            )
         if event.shares > state.remaining:
-            raise Rejected(f"exercise of {event.shares} shares exceeds tranche {event.tranche}'s remaining {state.remaining}")
+            raise Rejected(
+                f"exercise of {event.shares} shares exceeds the {state.remaining} shares remaining "
+                f"(unexercised) in tranche {event.tranche}"
+            )
         strike = self.strike_in_force
         if event.method == "net":
             value = Fraction(event.fair_market_value)
             if value <= strike:
                 raise Rejected(
-                    f"net exercise needs a fair market value above the strike in force {fraction_text(strike)}; "
+                    f"net exercise needs a fair market value above the strike in force {fraction_text(strike)} "
+                    f"(strike {fraction_text(self.strike)} ÷ split factor {fraction_text(self.factor)}); "
                     f"got {decimal_text(event.fair_market_value)}"
                 )
             net = event.shares * (value - strike) / value
             if net < 1:
-                raise Rejected(f"net exercise of {event.shares} shares at {decimal_text(event.fair_market_value)} delivers 0 shares")
+                raise Rejected(
+                    f"net exercise of {event.shares} shares at fair market value {decimal_text(event.fair_market_value)} "
+                    f"gives {fraction_text(net)} shares (shares × (value − strike in force {fraction_text(strike)}) / value), "
+                    "so the net share count floor(…) is 0"
+                )
         self.vest(event.date, version, [event.id], vesting)
         if event.method == "cash":
-            self._settle_cash(event, version, strike)
+            self._settle_cash(event, version, strike, state.remaining)
         else:
-            self._settle_net(event, version, strike, net)
+            self._settle_net(event, version, strike, net, state.remaining)
         state.remaining -= event.shares
 
-    def _settle_cash(self, event: Exercise, version, strike: Fraction) -> None:
+    @staticmethod
+    def _tranche_in(version, tranche_id: str):
+        """(index, tranche) of a tranche in a version's document order."""
+        for index, tranche in enumerate(version.document.warrants.tranches):
+            if tranche.id == tranche_id:
+                return index, tranche
+        raise KeyError(tranche_id)  # tranche ids are the same in every version (SPEC §3)
+
+    def _settle_cash(self, event: Exercise, version, strike: Fraction, remaining: int) -> None:
         replay = self.replay
         price = round_fraction(event.shares * strike, replay.terms.places, replay.terms.mode)
         due = add_days(event.date, version.document.settlement.payment_terms_days)
-        inputs = {"shares": str(event.shares), "strike": fraction_text(self.strike),
-                  "split_factor": fraction_text(self.factor), "strike_in_force": fraction_text(strike)}
+        index, _ = self._tranche_in(version, event.tranche)
+        inputs = {"tranche": event.tranche, "shares": str(event.shares), "remaining_before": str(remaining),
+                  "strike": fraction_text(self.strike), "split_factor": fraction_text(self.factor),
+                  "strike_in_force": fraction_text(strike)}
         if not price.is_zero():
             self._issue(
                 "exercise_price", f"warrants/{event.tranche}/exercise/{event.id}/price", event.tranche, version,
@@ -242,19 +304,23 @@ class WarrantBook:
             )
         self._issue(
             "share_delivery", f"warrants/{event.tranche}/exercise/{event.id}/shares", event.tranche, version,
-            event.date, event.date, event.shares, "warrants.tranches", "shares exercised for cash", inputs, [event.id],
+            event.date, event.date, event.shares, f"warrants.tranches[{index}]", "the shares exercised for cash",
+            inputs, [event.id],
         )
 
-    def _settle_net(self, event: Exercise, version, strike: Fraction, net: Fraction) -> None:
+    def _settle_net(self, event: Exercise, version, strike: Fraction, net: Fraction, remaining: int) -> None:
         replay = self.replay
         whole = net.numerator // net.denominator
         value = Fraction(event.fair_market_value)
-        inputs = {"shares": str(event.shares), "fair_market_value": decimal_text(event.fair_market_value),
-                  "strike_in_force": fraction_text(strike), "split_factor": fraction_text(self.factor),
-                  "net_shares": fraction_text(net)}
+        inputs = {"tranche": event.tranche, "shares": str(event.shares), "remaining_before": str(remaining),
+                  "fair_market_value": decimal_text(event.fair_market_value), "strike": fraction_text(self.strike),
+                  "split_factor": fraction_text(self.factor), "strike_in_force": fraction_text(strike),
+                  "net_shares": fraction_text(net), "whole_shares": str(whole),
+                  "fraction_of_a_share": fraction_text(net - whole)}
         self._issue(
             "share_delivery", f"warrants/{event.tranche}/exercise/{event.id}/shares", event.tranche, version,
-            event.date, event.date, whole, "warrants.strike", "floor(shares × (value − strike in force) / value)",
+            event.date, event.date, whole, "warrants.strike",
+            "floor(net shares), net shares = shares × (fair market value − strike in force) / fair market value",
             inputs, [event.id],
         )
         if net == whole:
@@ -265,8 +331,8 @@ class WarrantBook:
         due = add_days(event.date, version.document.settlement.payment_terms_days)
         self._issue(
             "cash_in_lieu", f"warrants/{event.tranche}/exercise/{event.id}/cash_in_lieu", event.tranche, version,
-            event.date, due, cash, "warrants.strike", "round((net shares − floor(net shares)) × value)", inputs,
-            [event.id],
+            event.date, due, cash, "warrants.strike",
+            "round((net shares − floor(net shares)) × fair market value)", inputs, [event.id],
         )
 
     def _issue(self, kind, path, tranche, version, on, due, amount, rule, formula, inputs, causes,

@@ -21,6 +21,7 @@ import difflib
 import hashlib
 import json
 import re
+from collections import Counter
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -50,6 +51,7 @@ ID_CHARS_MAX = 128  # SPEC §4: Unicode code points
 COUNT_DIGITS_MAX = INTEGER_DIGITS_MAX  # SPEC sets no bound on counts; we reuse the decimal one
 FINGERPRINT_BYTES = 16
 SHOWN_CHARS_MAX = 60  # a value quoted in a reason is cut to this many characters
+UNKNOWN_FIELDS_SHOWN_MAX = 5  # a reason names at most this many unknown fields
 
 # --- Stage 1: physical lines -------------------------------------------------------------
 
@@ -120,7 +122,7 @@ def parse_lines(stream: BinaryIO) -> Iterator[ParsedLine]:
 class _RepeatedKeys(dict):
     """An object in which some key occurs more than once (the line will be rejected)."""
 
-    repeated: tuple[str, ...]
+    repeated: tuple[str, ...]  # each repeated key once, in order of first appearance
 
 
 class _NonFinite:
@@ -137,13 +139,8 @@ def _object_from_pairs(pairs: list[tuple[str, Any]]) -> dict:
     if len(obj) == len(pairs):
         return obj
     marked = _RepeatedKeys(obj)
-    seen: set[str] = set()
-    repeated: list[str] = []
-    for key, _ in pairs:
-        if key in seen and key not in repeated:
-            repeated.append(key)
-        seen.add(key)
-    marked.repeated = tuple(repeated)
+    counts = Counter(key for key, _ in pairs)
+    marked.repeated = tuple(key for key, count in counts.items() if count > 1)
     return marked
 
 
@@ -250,7 +247,8 @@ def _canonical(value: Any, depth: int) -> str:
     if kind is list:
         if depth > DEPTH_MAX:
             raise _Strictness(f"nesting deeper than {DEPTH_MAX} levels")
-        return "[" + ",".join([_quote(item) if type(item) is str else _canonical(item, depth + 1) for item in value]) + "]"
+        items = [_quote(item) if type(item) is str else _canonical(item, depth + 1) for item in value]
+        return "[" + ",".join(items) + "]"
     if value is True:
         return "true"
     if value is False:
@@ -567,11 +565,13 @@ def _type_event(obj: dict) -> tuple[Event | None, str | None]:
     if type_name is None:
         return None, "; ".join(problems)
     fields = _FIELDS[type_name]
-    if not obj.keys() <= _ALLOWED[type_name]:
-        for key in obj:
-            if key not in fields and key not in _COMMON_FIELDS:
-                suggestion = _did_you_mean(key, [*fields, *_COMMON_FIELDS])
-                problems.append(f"unknown field {_show(key)} in a {type_name} event{suggestion}")
+    allowed = _ALLOWED[type_name]
+    if not obj.keys() <= allowed:
+        unknown = [key for key in obj if key not in allowed]
+        for key in unknown[:UNKNOWN_FIELDS_SHOWN_MAX]:
+            suggestion = _did_you_mean(key, sorted(allowed))
+            problems.append(f"unknown field {_show(key)} in a {type_name} event{suggestion}")
+        _note_more_unknown_fields(unknown, problems)
     values = _read_fields(obj, fields, type_name, problems)
     if problems:
         return None, "; ".join(problems)
@@ -611,6 +611,12 @@ def _type_name(obj: dict, problems: list[str]) -> str | None:
         problems.append(f"type: unknown event type {_show(value)}; expected one of {expected}")
         return None
     return value
+
+
+def _note_more_unknown_fields(unknown: list[str], problems: list[str]) -> None:
+    # A line may hold thousands of unknown fields; naming a few is enough to fix it.
+    if len(unknown) > UNKNOWN_FIELDS_SHOWN_MAX:
+        problems.append(f"and {len(unknown) - UNKNOWN_FIELDS_SHOWN_MAX} more unknown fields")
 
 
 def _did_you_mean(key: str, candidates: list[str]) -> str:
@@ -767,13 +773,14 @@ def replacement(correction: Correction, kind: type) -> Utilization | Revenue | s
     path = "replacement"
     fields = _FIELDS[type_name]
     problems: list[str] = []
-    for key in obj:
-        if key not in fields:
-            suggestion = "" if key in _COMMON_FIELDS else _did_you_mean(key, list(fields))
-            problems.append(
-                f"{path}: unknown field {_show(key)}{suggestion}; a replacement of a {type_name} event "
-                f"holds exactly {', '.join(fields)}"
-            )
+    unknown = [key for key in obj if key not in fields]
+    for key in unknown[:UNKNOWN_FIELDS_SHOWN_MAX]:
+        suggestion = "" if key in _COMMON_FIELDS else _did_you_mean(key, list(fields))
+        problems.append(
+            f"{path}: unknown field {_show(key)}{suggestion}; a replacement of a {type_name} event "
+            f"holds exactly {', '.join(fields)}"
+        )
+    _note_more_unknown_fields(unknown, problems)
     values = _read_fields(obj, fields, path, problems)
     if not problems:
         _RULES[type_name](obj, values, path, problems)
