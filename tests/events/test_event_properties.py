@@ -229,3 +229,11 @@ def test_timestamp_noise_never_raises(text: str) -> None:
                    "end": text, "available_gpu_hours": "1", "sold_gpu_hours": "1"})
     parsed = parse_line(1, line)
     assert parsed.problem is not None  # start is never before end when both are the same text
+
+
+@given(st.text(alphabet="-0123456789.e+ ", max_size=40))
+def test_decimal_fast_pattern_agrees_with_the_numbers_module(text: str) -> None:
+    from engine.events.reader import _DECIMAL_WITHIN_BOUNDS
+    from engine.numbers import decimal_text_problem
+
+    assert (_DECIMAL_WITHIN_BOUNDS.fullmatch(text) is not None) == (decimal_text_problem(text) is None)

@@ -308,3 +308,12 @@ def test_fingerprint_only_for_strict_json() -> None:
     assert parse_line(1, b'{"id":"a"').fingerprint is None
     # A strict-JSON line that is no valid event still has one, so a repeat can be compared.
     assert parse_line(1, event_line(PAYMENT, amount=Num("1.5"))).fingerprint is not None
+
+
+def test_a_reason_names_a_few_unknown_fields_and_counts_the_rest() -> None:
+    line = event_line(CLOSE, **{f"extra{index}": "x" for index in range(40)})
+    problem = parse_line(1, line).problem
+    assert 'unknown field "extra0"' in problem
+    assert 'unknown field "extra4"' in problem
+    assert "extra5" not in problem
+    assert "and 35 more unknown fields" in problem
