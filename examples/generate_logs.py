@@ -10,8 +10,10 @@ tracks period inputs, closes, locks, targets, the cap, adjustments, obligations 
 credits. The model checks the rules an event must obey before the event is written (a
 broken rule is a bug in this script, so it fails loudly), and it prices the payments so
 that they are plausible: exact payments of obligations, partial ones, late ones and an
-overpayment. The engine in engine/ is the authority on the ledger; this model is only a
-cross-check, which `--expected` prints.
+overpayment. It also models warrants (SPEC §5.6: vesting, VWAP, splits, exercises), so
+that every exercise it writes is of a vested tranche with enough remaining shares. The
+engine in engine/ is the authority on the ledger; this model is only a cross-check, which
+`--expected` prints.
 
 Only the standard library is used, randomness comes from seeded random.Random instances
 (integers only, never floats), and nothing reads the clock, so the output is the same bytes
@@ -33,8 +35,9 @@ from typing import Callable, Iterator
 OUT_DIR = Path(__file__).resolve().parent
 UTC = timezone.utc
 ZERO = Fraction(0)
-G2P = "guarantor->provider"  # lease-back and its late interest
-P2G = "provider->guarantor"  # revenue share and its late interest
+G2P = "guarantor->provider"  # lease-back, exercise prices and their late interest
+P2G = "provider->guarantor"  # revenue share, cash in lieu and their late interest; shares
+SHARE_KINDS = frozenset({"warrant_vested", "split_adjustment", "share_delivery"})
 
 
 # --------------------------------------------------------------------------------------
@@ -67,6 +70,26 @@ class Version:
         return next((p for p in self.pools if p.id == pool_id), None)
 
 
+# A vesting condition, as in the documents: ("on_or_after", date),
+# ("lease_back_total_at_least", Fraction), ("vwap_at_least", Fraction, days),
+# ("all", (condition, ...)) or ("any", (condition, ...)).
+Condition = tuple
+
+
+@dataclass(frozen=True)
+class Tranche:
+    id: str
+    shares: int
+    vests: Condition
+
+
+@dataclass(frozen=True)
+class Warrants:
+    strike: Fraction
+    expires: date
+    tranches: tuple[Tranche, ...]
+
+
 @dataclass(frozen=True)
 class Agreement:
     id: str
@@ -80,6 +103,7 @@ class Agreement:
     mode: str
     lock_after: int | None
     versions: tuple[Version, ...]
+    warrants: Warrants | None = None  # the same in every version here (conditions could differ)
 
 
 def F(text: str) -> Fraction:
@@ -138,6 +162,33 @@ AMENDED_H200 = Agreement(
             rates={"H200": F("1.85")}, threshold=F("0.75"), covers="shortfall", cap=F("11500000.00"),
             steps=((1, F("0.08")), (2, F("0.06")), (3, F("0.045"))),
             payment_terms_days=45, late_interest=(F("0.07"), 360),
+        ),
+    ),
+)
+
+
+MERIDIAN_POOLS = (Pool("cmh-1", "GB300", 6912), Pool("cmh-2", "GB300", 3456))
+WARRANTS_MILESTONES = Agreement(
+    id="warrants-milestones", provider="MeridianGPU", guarantor="HelixSilicon", currency="USD",
+    start=date(2026, 1, 1), end=date(2030, 1, 1), period="monthly", places=2, mode="half_even",
+    lock_after=2,
+    versions=(
+        Version(
+            number=1, effective=date(2026, 1, 1), pools=MERIDIAN_POOLS,
+            rates={"GB300": F("3.10")}, threshold=F("0.80"), covers="shortfall", cap=F("60000000.00"),
+            steps=(), payment_terms_days=30, late_interest=(F("0.09"), 365),
+        ),
+    ),
+    warrants=Warrants(
+        strike=F("0.01"), expires=date(2033, 1, 1),
+        tranches=(
+            Tranche("capacity-10m", 2500000, ("lease_back_total_at_least", F("10000000.00"))),
+            Tranche("capacity-20m", 2500000, ("lease_back_total_at_least", F("20000000.00"))),
+            Tranche("capacity-40m", 2500000, ("lease_back_total_at_least", F("40000000.00"))),
+            Tranche("price-150", 1500000, ("vwap_at_least", F("150.00"), 20)),
+            Tranche("price-180", 1500000, ("vwap_at_least", F("180.00"), 20)),
+            Tranche("price-250-year-2", 1000000,
+                    ("all", (("on_or_after", date(2027, 1, 1)), ("vwap_at_least", F("250.00"), 30)))),
         ),
     ),
 )
@@ -271,7 +322,7 @@ def parse_stamp(text: str) -> datetime:
 
 
 # --------------------------------------------------------------------------------------
-# The expectation model (SPEC §5, without warrants).
+# The expectation model (SPEC §5, warrants included).
 # --------------------------------------------------------------------------------------
 
 
@@ -304,9 +355,17 @@ class Books:
     open: dict[str, Obligation] = field(default_factory=dict)
     credit: dict[str, Fraction] = field(default_factory=lambda: {G2P: ZERO, P2G: ZERO})
     entries: list[dict] = field(default_factory=list)
+    # Warrants (SPEC §5.6): per tranche, vested or not and its remaining shares; the share
+    # prices as (date, price, volume, split factor when recorded); the split factor f.
+    vested: dict[str, bool] = field(default_factory=dict)
+    remaining: dict[str, int] = field(default_factory=dict)
+    observations: list[tuple[date, Fraction, Fraction, Fraction]] = field(default_factory=list)
+    factor: Fraction = Fraction(1)
 
     def __post_init__(self) -> None:
         self.cal = Calendar(self.agr)
+        for tranche in self.agr.warrants.tranches if self.agr.warrants else ():
+            self.vested[tranche.id], self.remaining[tranche.id] = False, tranche.shares
 
     # ---- bookkeeping helpers ----
 
@@ -425,6 +484,8 @@ class Books:
             self.issue_change((period, "revenue_share"), version, end, self.cal.due(period), version.cap,
                               f"{self.agr.id}/{period}/revenue_share", "revenue_share")
         self.closed.append(period)
+        if self.agr.warrants:
+            self.vest(end, self.due_to_vest(end))
 
     def on_true_up(self, event: dict) -> None:
         on = date.fromisoformat(event["date"])
@@ -471,6 +532,92 @@ class Books:
                 n += 1
                 self.record(f"{self.agr.id}/late_interest/{event['id']}/{n}", "late_interest", None, on,
                             on + timedelta(days=version.payment_terms_days), interest, direction)
+
+    # ---- warrants (SPEC §5.6) ----
+
+    def holds(self, condition: Condition, on: date) -> bool:
+        kind = condition[0]
+        if kind == "on_or_after":
+            return on >= condition[1]
+        if kind == "lease_back_total_at_least":
+            return self.issued >= condition[1]
+        if kind == "vwap_at_least":
+            threshold, n = condition[1], condition[2]
+            window = [o for o in self.observations if o[0] <= on][-n:]
+            if len(window) < n:
+                return False
+            # An observation made at split factor g is worth price ÷ (f/g), volume × (f/g) now.
+            value = sum((price * volume for _, price, volume, _ in window), ZERO)
+            volume = sum((volume * self.factor / g for _, _, volume, g in window), ZERO)
+            return value / volume >= threshold / self.factor
+        parts = [self.holds(part, on) for part in condition[1]]
+        return all(parts) if kind == "all" else any(parts)
+
+    def due_to_vest(self, on: date) -> list[str]:
+        if on >= self.agr.warrants.expires:
+            return []
+        return [t.id for t in self.agr.warrants.tranches if not self.vested[t.id] and self.holds(t.vests, on)]
+
+    def vest(self, on: date, tranche_ids: list[str]) -> None:
+        for tranche_id in tranche_ids:
+            self.vested[tranche_id] = True
+            if self.remaining[tranche_id]:  # a tranche left with 0 shares vests without an entry
+                self.record(f"{self.agr.id}/warrants/{tranche_id}/vested", "warrant_vested", None, on, None,
+                            self.remaining[tranche_id], P2G, tranche=tranche_id)
+
+    def on_share_price(self, event: dict) -> None:
+        on = date.fromisoformat(event["date"])
+        assert self.agr.warrants and (not self.observations or on > self.observations[-1][0])
+        price, volume = F(event["price"]), F(event["volume"])
+        assert price > 0 and volume > 0
+        self.observations.append((on, price, volume, self.factor))
+        self.vest(on, self.due_to_vest(on))
+
+    def on_stock_split(self, event: dict) -> None:
+        n, m = event["numerator"], event["denominator"]
+        assert self.agr.warrants and n >= 1 and m >= 1
+        for tranche in self.agr.warrants.tranches:
+            before = self.remaining[tranche.id]
+            self.remaining[tranche.id] = before * n // m
+            if self.vested[tranche.id] and self.remaining[tranche.id] != before:
+                self.record(f"{self.agr.id}/warrants/{tranche.id}/split/{event['id']}", "split_adjustment", None,
+                            date.fromisoformat(event["date"]), None, self.remaining[tranche.id] - before, P2G,
+                            tranche=tranche.id)
+        self.factor *= Fraction(n, m)
+
+    def on_exercise(self, event: dict) -> None:
+        terms = self.agr.warrants
+        on, tranche_id, k = date.fromisoformat(event["date"]), event["tranche"], event["shares"]
+        assert terms and on < terms.expires and tranche_id in self.remaining
+        vesting = self.due_to_vest(on)
+        assert self.vested[tranche_id] or tranche_id in vesting, f"{tranche_id} has not vested by {on}"
+        assert 1 <= k <= self.remaining[tranche_id], f"{k} shares exceed {tranche_id}'s {self.remaining[tranche_id]}"
+        strike = terms.strike / self.factor
+        if event["method"] == "net":
+            value = F(event["fair_market_value"])
+            assert value > strike
+            net = k * (value - strike) / value
+            assert net >= 1
+        self.vest(on, vesting)
+        base = f"{self.agr.id}/warrants/{tranche_id}/exercise/{event['id']}"
+        due = on + timedelta(days=self.cal.version_for_date(on).payment_terms_days)
+        if event["method"] == "cash":
+            price = self.rnd(k * strike)
+            if price:
+                self.record(f"{base}/price", "exercise_price", None, on, due, price, G2P, tranche=tranche_id)
+            self.record(f"{base}/shares", "share_delivery", None, on, on, k, P2G, tranche=tranche_id)
+        else:
+            whole = net.numerator // net.denominator
+            self.record(f"{base}/shares", "share_delivery", None, on, on, whole, P2G, tranche=tranche_id)
+            cash = self.rnd((net - whole) * value)
+            if cash:
+                self.record(f"{base}/cash_in_lieu", "cash_in_lieu", None, on, due, cash, P2G, tranche=tranche_id)
+        self.remaining[tranche_id] -= k
+
+    def share_price_on(self, on: date) -> Fraction:
+        """The last recorded share price dated on or before `on`, in the shares in force now."""
+        d, price, _, g = [o for o in self.observations if o[0] <= on][-1]
+        return price * g / self.factor
 
     # ---- issuing entries (SPEC §5.2-§5.5) ----
 
@@ -532,10 +679,11 @@ class Books:
     def record(self, entry_id, kind, period, on, due, amount, direction, **extra) -> None:
         entry = {"seq": len(self.entries) + 1, "id": entry_id, "kind": kind, "period": period,
                  "date": on.isoformat(), "due": due.isoformat() if due else None,
-                 "amount": money(amount, self.agr.places), "direction": direction}
+                 "amount": str(amount) if kind in SHARE_KINDS else money(amount, self.agr.places),
+                 "direction": direction}
         entry.update({k: v for k, v in extra.items() if v is not None})
         self.entries.append(entry)
-        if kind == "payment":
+        if kind == "payment" or kind in SHARE_KINDS:  # shares are never obligations or credits
             return
         if amount > 0:  # an obligation: unapplied credit of its direction goes to it at once
             ob = Obligation(entry_id, kind, entry["seq"], direction, due, amount)
@@ -629,7 +777,14 @@ def replay(timeline: Timeline) -> tuple[list[tuple[datetime, int, str]], Books]:
             assert contribution is None or not books.is_locked(contribution[1])
             out.append((sent, order, line))
             continue
-        if isinstance(item, Pay):
+        if isinstance(item, Exercise):
+            fields = dict(item.fields)
+            if "fair_market_value" in fields:
+                # The previous trading day's close, in the shares in force when it is exercised.
+                fmv = books.share_price_on(fields["fair_market_value"][1] - timedelta(days=1))
+                fields["fair_market_value"] = money(floor_to(fmv))
+            item = {"id": item.event_id, "type": "exercise", "agreement": timeline.agr.id, **fields}
+        elif isinstance(item, Pay):
             assert sent.date() == item.on
             amount = item.amount(books)
             if amount is None or amount <= 0:
@@ -1157,16 +1312,136 @@ def amended_h200() -> Timeline:
 
 
 # --------------------------------------------------------------------------------------
+# Scenario 4: warrants-milestones.
+# --------------------------------------------------------------------------------------
+
+
+# US exchange holidays on weekdays in the log's range: no closing price on these days.
+EXCHANGE_HOLIDAYS = frozenset(date.fromisoformat(d) for d in (
+    "2026-02-16", "2026-04-03", "2026-05-25", "2026-06-19", "2026-07-03", "2026-09-07", "2026-11-26",
+    "2026-12-25", "2027-01-01", "2027-01-18",
+))
+# MeridianGPU's share price path in dollars per share as at signing (before any split), as
+# anchors between which the daily closes move; each day adds up to ±1.5 % of noise.
+MERIDIAN_PRICE_ANCHORS = (
+    (date(2026, 2, 2), F("118.00")), (date(2026, 4, 1), F("141.00")), (date(2026, 5, 1), F("158.00")),
+    (date(2026, 6, 1), F("176.00")), (date(2026, 7, 1), F("192.00")), (date(2026, 8, 3), F("201.00")),
+    (date(2026, 9, 1), F("194.00")), (date(2026, 10, 1), F("213.00")), (date(2026, 11, 2), F("231.00")),
+    (date(2026, 12, 1), F("249.00")), (date(2027, 1, 4), F("257.00")), (date(2027, 1, 29), F("262.00")),
+)
+# Stock splits: (effective date, numerator, denominator, event id suffix).
+MERIDIAN_SPLITS = ((date(2026, 6, 15), 4, 1, "4-for-1"), (date(2026, 11, 16), 1, 2, "1-for-2-reverse"))
+
+
+def anchored_price(day: date) -> Fraction:
+    """The price path between its anchors, linear in calendar days."""
+    for (d0, p0), (d1, p1) in zip(MERIDIAN_PRICE_ANCHORS, MERIDIAN_PRICE_ANCHORS[1:]):
+        if d0 <= day <= d1:
+            return p0 + (p1 - p0) * (day - d0).days / (d1 - d0).days
+    raise AssertionError(f"{day} is outside the price path")
+
+
+def warrants_milestones() -> Timeline:
+    """Thirteen months of a backstop whose consideration is warrants, not a revenue share.
+
+    Two GB300 buildings ramp from about 55 % to 87 % sold, so lease-back is large early and
+    fades by the summer; the capacity tranches vest at the closes that take the lease-back
+    issued past 10 and 20 million (40 million is never reached). MeridianGPU lists in
+    February 2026 and its daily closes drive the price tranches: price-150 vests on a share
+    price, price-180 on a 20-day window that spans the 4-for-1 split of 15 June, and
+    price-250-year-2 at the December close, whose evaluation date (2027-01-01) is the first
+    on which its on_or_after holds. Exercises: a cash exercise whose price is paid late (late
+    interest), a net exercise with cash in lieu after the split, a cash exercise settled at
+    once by unapplied credit, and cash and net exercises after the 1-for-2 reverse split of
+    16 November, which costs a vested tranche with an odd count half a share.
+    """
+    agr, cal = WARRANTS_MILESTONES, Calendar(WARRANTS_MILESTONES)
+    tl = Timeline(agr)
+    rng = random.Random(2026_02_02)
+    cmh1, cmh2 = MERIDIAN_POOLS
+    months = MONTHS_2026 + ["2027-01"]
+    profiles = {
+        cmh1.id: Profile(monthly(months, [5600, 6000, 6500, 6900, 7300, 7600, 7900, 8100, 8300, 8500, 8600, 8700, 8800]),
+                         noise_bp=250),
+        cmh2.id: Profile(monthly(months, [4800, 5300, 5900, 6400, 6900, 7300, 7700, 8000, 8200, 8400, 8500, 8600, 8700]),
+                         noise_bp=250, incidents=(0, 4)),
+    }
+    for day in days(date(2026, 1, 1), date(2027, 2, 1)):
+        for pool in MERIDIAN_POOLS:
+            av, so = daily_hours(pool, profiles[pool.id], day, rng)
+            add_day(tl, pool, day, av, so, meta={"source": "dcim"} if day == date(2026, 1, 1) else None)
+
+    # Daily closing prices and volumes, quoted in the shares in force on the day (a split
+    # divides the quoted price and multiplies the volume), sent after the close.
+    factor = Fraction(1)
+    splits = list(MERIDIAN_SPLITS)
+    for day in days(date(2026, 2, 2), date(2027, 1, 30)):
+        while splits and splits[0][0] <= day:
+            effective, n, m, name = splits.pop(0)
+            tl.event(at(effective, 6), "stock_split", f"{agr.id}:split:{effective.isoformat()}:{name}",
+                     meta={"source": "transfer-agent"}, date=effective.isoformat(), numerator=n, denominator=m)
+            factor *= Fraction(n, m)
+        if day.weekday() >= 5 or day in EXCHANGE_HOLIDAYS:
+            continue
+        close = floor_to(anchored_price(day) * (10000 + rng.randint(-150, 150)) / 10000 / factor)
+        volume = Fraction(rng.randint(1_800_000, 3_200_000)) * factor
+        tl.event(at(day, 21, 30), "share_price", f"{agr.id}:price:{day.isoformat()}",
+                 meta={"source": "consolidated-tape"} if day == date(2026, 2, 2) else None,
+                 date=day.isoformat(), price=money(close), volume=str(volume.numerator))
+
+    for month in months:
+        tl.event(at(add_months(date.fromisoformat(month + "-01"), 1) + timedelta(days=3), 12),
+                 "close", f"{agr.id}:close:{month}", period=month)
+
+    def exercise(on: date, tranche: str, shares: int, method: str, hour: int = 15) -> None:
+        fields: dict = {"tranche": tranche, "shares": shares, "method": method, "date": on.isoformat()}
+        if method == "net":
+            # Fair market value: the previous trading day's close, as the warrant agreement says.
+            fields["fair_market_value"] = ("@fmv", on)
+        tl.add(at(on, hour), Exercise(f"{agr.id}:exercise:{on.isoformat()}:{tranche}", fields))
+
+    # Cash, before the split: 1,000,000 shares at 0.01. The price (due 15 May) is paid with
+    # May's lease-back bill at the end of the month, late, so it bears late interest.
+    exercise(date(2026, 4, 15), "capacity-10m", 1_000_000, "cash")
+    # Net, after the 4-for-1 split: an odd count leaves a fraction of a share, paid in cash.
+    exercise(date(2026, 8, 14), "price-150", 2_000_001, "net")
+    # Cash, settled at once by the 25,000.00 HelixSilicon paid on account on 6 October.
+    exercise(date(2026, 10, 20), "capacity-20m", 4_000_000, "cash")
+    # After the 1-for-2 reverse split: the rest of price-180 for cash, part of capacity-10m net.
+    exercise(date(2027, 1, 20), "price-180", 3_000_000, "cash")
+    exercise(date(2027, 1, 26), "capacity-10m", 1_234_567, "net")
+
+    pay = lambda on, payer, amount, **kw: tl.add(at(on, 16), Pay(on, payer, amount, **kw))  # noqa: E731
+    for month in MONTHS_2026:
+        due = cal.due(month)
+        pay(due - timedelta(days=1), "guarantor", bill(G2P, due))
+    pay(date(2026, 10, 6), "guarantor", fixed("25000.00"), meta={"memo": "on account: warrant exercise prices"})
+    # MeridianGPU pays the cash in lieu of August's net exercise a week early.
+    pay(date(2026, 9, 6), "provider", bill(P2G))
+    return tl
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """An exercise whose fair market value (for `net`) is read from the books when it is sent."""
+
+    event_id: str
+    fields: dict
+
+
+# --------------------------------------------------------------------------------------
 # Writing.
 # --------------------------------------------------------------------------------------
 
 
-SCENARIOS = (gb300_monthly, residual_quarterly, amended_h200)
+SCENARIOS = (gb300_monthly, residual_quarterly, amended_h200, warrants_milestones)
 
 
 def describe(entry: dict) -> str:
     """The kind-specific fields of an expected entry, for `--expected`."""
     parts = []
+    if entry.get("tranche"):
+        parts.append(f"tranche={entry['tranche']}")
     if entry.get("adjusts"):
         parts.append(f"adjusts={entry['adjusts']}")
     if "uncapped" in entry:

@@ -25,6 +25,7 @@ from engine.documents.versions import CheckedVersion, repeated_agreement_problem
 
 #: A version file's name ends in one of these, exactly (lower case).
 VERSION_SUFFIXES = (".yaml", ".yml", ".json")
+_SUFFIXES_TEXT = ", ".join("*" + suffix for suffix in VERSION_SUFFIXES)
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,7 @@ def agreement_folders(root: str) -> tuple[list[str], list[DocumentError]]:
         return [root], []
     subfolders = [os.path.join(root, name) for name in names if os.path.isdir(os.path.join(root, name))]
     if not subfolders:
-        message = f"no agreement found: expected version files ({', '.join('*' + s for s in VERSION_SUFFIXES)}) or agreement folders"
+        message = f"no agreement found: expected version files ({_SUFFIXES_TEXT}) or agreement folders"
         return [], [_file_error(root, message + _case_hint(names))]
     return _folders_with_versions(subfolders)
 
@@ -144,7 +145,7 @@ def _folders_with_versions(subfolders: Sequence[str]) -> tuple[list[str], list[D
         elif version_files(folder, names):
             folders.append(folder)
         else:
-            message = f"agreement folder without a version file ({', '.join('*' + s for s in VERSION_SUFFIXES)})"
+            message = f"agreement folder without a version file ({_SUFFIXES_TEXT})"
             errors.append(_file_error(folder, message + _case_hint(names)))
     return folders, errors
 
@@ -241,8 +242,12 @@ def _loaded(version: CheckedVersion) -> LoadedVersion:
 
 
 def _agreements(groups: Iterable[Sequence[CheckedVersion]]) -> tuple[LoadedAgreement, ...]:
+    """The result of a load without errors; its invariants are checked, since the replay trusts them."""
     agreements = []
     for group in groups:
         versions = tuple(sorted((_loaded(version) for version in group), key=lambda loaded: loaded.number))
+        numbers = [version.number for version in versions]
+        if numbers != list(range(1, len(versions) + 1)):
+            raise RuntimeError(f"engine bug: versions {numbers} passed the numbering rule")
         agreements.append(LoadedAgreement(versions[0].document.agreement, versions))
     return tuple(sorted(agreements, key=lambda agreement: agreement.id))

@@ -29,7 +29,7 @@ from pydantic import (
 
 from engine.calendar import settlement_periods
 from engine.documents.errors import FieldPath, field_text
-from engine.numbers import INTEGER_DIGITS_MAX, decimal_text_problem
+from engine.numbers import DECIMAL_TEXT, INTEGER_DIGITS_MAX, INTEGER_TEXT, decimal_text_problem
 
 DATE_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
@@ -59,22 +59,27 @@ def shown(value: Any) -> str:
     return type(value).__name__
 
 
-def _kind(value: Any) -> str:
-    """What a value was read as, so a message can say why it is not what the field wants."""
+def _got(value: Any) -> str:
+    """What a value was, with what it was read as, so a message says why it is not what is wanted."""
+    if isinstance(value, (list, tuple, dict)):
+        return shown(value)
     if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, Decimal)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, date):
-        return "a date"
-    return shown(value)
+        kind = "a boolean"
+    elif isinstance(value, (int, Decimal)):
+        kind = "a number"
+    elif isinstance(value, str):
+        kind = "a string"
+    elif isinstance(value, date):
+        kind = "a date"
+    else:
+        return shown(value)
+    return f"{shown(value)} ({kind})"
 
 
 def _decimal(value: Any) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, (int, Decimal, str)):
-        raise ValueError(f'expected a decimal like 2.10 or "2.10"; got {shown(value)} ({_kind(value)})')
+    wrong_type = isinstance(value, bool) or not isinstance(value, (int, Decimal, str))
+    if wrong_type or isinstance(value, str) and not DECIMAL_TEXT.fullmatch(value):
+        raise ValueError(f'expected a decimal like 2.10 or "2.10"; got {_got(value)}')
     if isinstance(value, int):
         digits = len(str(abs(value)))
         if digits > INTEGER_DIGITS_MAX:
@@ -90,8 +95,8 @@ def _decimal(value: Any) -> Decimal:
 
 def _integer(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        hint = "; write it without quotes" if isinstance(value, str) else ""
-        raise ValueError(f"expected an integer like 30; got {shown(value)} ({_kind(value)}){hint}")
+        hint = "; write it without quotes" if isinstance(value, str) and INTEGER_TEXT.fullmatch(value) else ""
+        raise ValueError(f"expected an integer like 30; got {_got(value)}{hint}")
     return value
 
 
@@ -99,8 +104,10 @@ def _string(value: Any) -> str:
     # YAML 1.2 has no date type: a plain `2026-01-01` is text there, so it is text here too.
     if isinstance(value, date):
         return value.isoformat()
+    if isinstance(value, (list, tuple, dict)):
+        raise ValueError(f"expected a string; got {shown(value)}")
     if not isinstance(value, str):
-        raise ValueError(f'expected a string; got {shown(value)} ({_kind(value)}): quote it ("{shown(value)}")')
+        raise ValueError(f'expected a string; got {_got(value)}: quote it ("{shown(value)}")')
     return value
 
 
@@ -112,7 +119,7 @@ def _date(value: Any) -> date:
             return date.fromisoformat(value)
         except ValueError:
             raise ValueError(f"{value} is not a calendar date") from None
-    raise ValueError(f"expected a date like 2026-01-01; got {shown(value)} ({_kind(value)})")
+    raise ValueError(f"expected a date like 2026-01-01; got {_got(value)}")
 
 
 def _pattern(regex: str, what: str):
@@ -233,13 +240,17 @@ class RevenueShare(Frozen):
     def _step_down_schedule(self) -> RevenueShare:
         problems = []
         if self.steps[0].from_year != 1:
-            problems.append((("steps", 0, "from_year"), f"the first step starts in year 1; got {self.steps[0].from_year}"))
+            message = f"the first step starts in year 1; got {self.steps[0].from_year}"
+            problems.append((("steps", 0, "from_year"), message))
         for index, (before, step) in enumerate(pairwise(self.steps), start=1):
             if step.from_year <= before.from_year:
                 message = f"must be greater than the step before's ({before.from_year}); got {step.from_year}"
                 problems.append((("steps", index, "from_year"), message))
             if step.rate > before.rate:
-                message = f"must not exceed the step before's rate ({shown(before.rate)}): the schedule steps down, a rise is an error; got {shown(step.rate)}"
+                message = (
+                    f"must not exceed the step before's rate ({shown(before.rate)}): the schedule steps down, "
+                    f"a rise is an error; got {shown(step.rate)}"
+                )
                 problems.append((("steps", index, "rate"), message))
         if problems:
             raise RuleError(problems)
@@ -302,7 +313,8 @@ def _repeated_ids(items: Sequence[Any], list_name: str, what: str) -> list[tuple
     problems = []
     for index, item in enumerate(items):
         if item.id in first_index:
-            message = f"{what} id {shown(item.id)} is already used by {list_name}[{first_index[item.id]}]; ids are unique"
+            first = f"{list_name}[{first_index[item.id]}]"
+            message = f"{what} id {shown(item.id)} is already used by {first}; ids are unique"
             problems.append(((list_name, index, "id"), message))
         first_index.setdefault(item.id, index)
     return problems
@@ -365,7 +377,10 @@ class AgreementDocument(Frozen):
         if self.backstop is None:
             return []
         return [
-            (("pools", index, "gpu_model"), f"{shown(pool.gpu_model)} has no rate in backstop.rate_per_gpu_hour; add one")
+            (
+                ("pools", index, "gpu_model"),
+                f"{shown(pool.gpu_model)} has no rate in backstop.rate_per_gpu_hour; add one",
+            )
             for index, pool in enumerate(self.pools)
             if pool.gpu_model not in self.backstop.rate_per_gpu_hour
         ]
@@ -377,7 +392,10 @@ class AgreementDocument(Frozen):
         digits = fraction_digits_written(self.backstop.cap)
         if digits <= places:
             return []
-        message = f"has {digits} fraction digits; at most settlement.rounding.places ({places}) allowed; got {shown(self.backstop.cap)}"
+        message = (
+            f"has {digits} fraction digits; at most settlement.rounding.places ({places}) allowed; "
+            f"got {shown(self.backstop.cap)}"
+        )
         return [(("backstop", "cap"), message)]
 
     def _effective_problems(self) -> list[tuple[FieldPath, str]]:

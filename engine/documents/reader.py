@@ -464,27 +464,32 @@ def read_version_file(data: bytes, file: str) -> ReadDocument:
     if error is None:
         root, error = _composed(text, file)
     if error is None and root is None:
-        error = DocumentError(file, None, None, "", "the file is empty; expected a mapping like `schema: backstop/v1`")
+        message = "the file is empty; expected a mapping like `schema: backstop/v1`"
+        error = DocumentError(file, None, None, "", message)
     if error is None and not isinstance(root, MappingNode):
         line, column = _position(root)
-        error = DocumentError(file, line, column, "", "the top level must be a mapping of fields like `schema: backstop/v1`")
+        message = "the top level must be a mapping of fields like `schema: backstop/v1`"
+        error = DocumentError(file, line, column, "", message)
     if error is not None:
         return ReadDocument(None, {}, {}, frozenset(), (error,))
     builder = _TreeBuilder(file)
     builder.positions[()] = _position(root)
     tree = builder.value(root, ())
-    return ReadDocument(tree, builder.positions, builder.key_positions, frozenset(builder.invalid), tuple(builder.errors))
+    invalid = frozenset(builder.invalid)
+    return ReadDocument(tree, builder.positions, builder.key_positions, invalid, tuple(builder.errors))
 
 
 def _decoded(data: bytes, file: str) -> tuple[str, DocumentError | None]:
     if len(data) > FILE_BYTES_MAX:
-        return "", DocumentError(file, None, None, "", f"the file has {len(data)} bytes; at most {FILE_BYTES_MAX} allowed")
+        message = f"the file has {len(data)} bytes; at most {FILE_BYTES_MAX} allowed"
+        return "", DocumentError(file, None, None, "", message)
     try:
         return data.decode("utf-8"), None
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
         column = len(data[data.rfind(b"\n", 0, error.start) + 1 : error.start].decode("utf-8", "replace")) + 1
-        return "", DocumentError(file, line, column, "", f"not valid UTF-8 (byte 0x{data[error.start]:02x}); save the file as UTF-8")
+        message = f"not valid UTF-8 (byte 0x{data[error.start]:02x}); save the file as UTF-8"
+        return "", DocumentError(file, line, column, "", message)
 
 
 def _composed(text: str, file: str) -> tuple[Node | None, DocumentError | None]:

@@ -71,12 +71,12 @@ def _condition() -> dict[str, Any]:
         "oneOf": [
             _object({"on_or_after": _date("Holds on and after this date.")}, "on_or_after"),
             _object(
-                {"lease_back_total_at_least": _decimal("Holds once the lease-back issued so far reaches this.", minimum=0)},
+                {"lease_back_total_at_least": _decimal("Holds once the lease-back issued reaches this.", minimum=0)},
                 "lease_back_total_at_least",
             ),
             _object(
                 {
-                    "vwap_at_least": _decimal("Threshold for the volume-weighted average share price.", exclusiveMinimum=0),
+                    "vwap_at_least": _decimal("Volume-weighted average share price to reach.", exclusiveMinimum=0),
                     "days": _integer("How many of the latest share-price observations the average uses.", 1),
                 },
                 "vwap_at_least",
@@ -96,7 +96,9 @@ def _settlement() -> dict[str, Any]:
             "rounding": _object(
                 {
                     "places": _integer("Fraction digits of cash amounts (default 2); same in every version.", 0, 6),
-                    "mode": _choice("Rounding mode (default half_even); same in every version.", "half_even", "half_up", "down"),
+                    "mode": _choice(
+                        "Rounding mode (default half_even); same in every version.", "half_even", "half_up", "down"
+                    ),
                 },
                 description="How every cash amount is rounded, once.",
             ),
@@ -109,7 +111,7 @@ def _settlement() -> dict[str, Any]:
                 "day_count",
                 description="Interest on amounts paid after their due date (optional).",
             ),
-            "lock_after_periods": _integer("A closed period locks once this many later periods are closed (optional).", 0),
+            "lock_after_periods": _integer("A closed period locks once this many later ones are closed (optional).", 0),
         },
         "period",
     )
@@ -189,7 +191,9 @@ def json_schema() -> dict[str, Any]:
             "guarantor",
         ),
         "currency": _string("ISO 4217 code; same in every version.", r"^[A-Z]{3}$"),
-        "term": _object({"start": _date("First day of the term."), "end": _date("Day after the term.")}, "start", "end"),
+        "term": _object(
+            {"start": _date("First day of the term."), "end": _date("Day after the term.")}, "start", "end"
+        ),
         "settlement": _settlement(),
         "pools": _list(
             _object(

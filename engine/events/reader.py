@@ -12,7 +12,8 @@ A bad line is an expected condition: `parse_line` never raises on input, it retu
 reason as text for users. Python's `json` module is lenient where RFC 8259 is not (NaN,
 lone surrogates, repeated keys merged), so its hooks are used to keep everything it would
 lose: numbers keep their text (`JsonNumber`), repeated keys and non-finite constants are
-marked, and one walk over the value checks them and builds the canonical form.
+marked, and one walk over the value checks them and builds the canonical form, whose
+UTF-8 encoding fails exactly when a lone surrogate is left.
 """
 
 from __future__ import annotations

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -185,7 +184,7 @@ def test_three_problems_in_one_file_are_reported_at_once(tmp_path):
     text = (
         document_text()
         .replace("currency: USD", "currency: usd")  # 1: pattern
-        .replace("  period: monthly\n", "  period: monthly\n  rounding: {places: 2, mode: half_up, extra: 1}\n")  # 2: unknown
+        .replace("  period: monthly\n", "  period: monthly\n  rounding: {mode: half_up, extra: 1}\n")  # 2: unknown
         .replace("threshold: 0.80", "threshold: ~")  # 3: explicit null
     )
     errors = errors_of(write(tmp_path / "v1.yaml", text))
@@ -194,7 +193,9 @@ def test_three_problems_in_one_file_are_reported_at_once(tmp_path):
         (16, "settlement.rounding.extra"),
         (25, "backstop.threshold"),
     ]
-    assert ["currency code" in errors[0].message, "unknown field" in errors[1].message, "null" in errors[2].message] == [True] * 3
+    assert "currency code" in errors[0].message
+    assert "unknown field" in errors[1].message
+    assert "explicit null" in errors[2].message
 
 
 def test_errors_of_every_file_and_folder_are_reported_together(tmp_path):
@@ -244,13 +245,17 @@ def test_same_fields_compare_after_defaults(tmp_path):
 
 
 def test_document_error_text():
-    assert str(DocumentError("a.yaml", 3, 7, "backstop.cap", "must be > 0; got 0")) == "a.yaml:3:7: backstop.cap: must be > 0; got 0"
+    located = DocumentError("a.yaml", 3, 7, "backstop.cap", "must be > 0; got 0")
+    assert str(located) == "a.yaml:3:7: backstop.cap: must be > 0; got 0"
     assert str(DocumentError("a.yaml", None, None, "", "the file is empty")) == "a.yaml: the file is empty"
-    assert str(DocumentError("<mapping>[0]", None, None, "pools[1].gpus", "must be >= 1")) == "<mapping>[0]: pools[1].gpus: must be >= 1"
+    without_lines = DocumentError("<mapping>[0]", None, None, "pools[1].gpus", "must be >= 1")
+    assert str(without_lines) == "<mapping>[0]: pools[1].gpus: must be >= 1"
 
 
 def test_document_errors_are_sorted_one_per_line():
-    errors = DocumentErrors([DocumentError("b", 1, 1, "x", "m"), DocumentError("a", 9, 1, "", "n"), DocumentError("a", 2, 5, "y", "o")])
+    errors = DocumentErrors(
+        [DocumentError("b", 1, 1, "x", "m"), DocumentError("a", 9, 1, "", "n"), DocumentError("a", 2, 5, "y", "o")]
+    )
     assert str(errors) == "a:2:5: y: o\na:9:1: n\nb:1:1: x: m"
 
 
@@ -308,7 +313,8 @@ def test_mapping_errors_name_the_document_and_field():
 def test_mapping_cross_version_rules():
     with pytest.raises(DocumentErrors) as raised:
         load_agreements_from_mappings([_mapping(), _mapping(version=3, effective=date(2026, 4, 1), currency="EUR")])
-    assert [(error.file, error.field) for error in raised.value.errors] == [("<mapping>[1]", "currency"), ("<mapping>[1]", "version")]
+    located = [(error.file, error.field) for error in raised.value.errors]
+    assert located == [("<mapping>[1]", "currency"), ("<mapping>[1]", "version")]
 
 
 def test_mapping_datetime_is_no_date():

@@ -154,7 +154,9 @@ def test_null_value_is_reported_at_its_position_and_left_invalid():
     assert document.invalid_paths == {("b",), ("c",)}
 
 
-@pytest.mark.parametrize(("text", "shown"), [("!!float 1", "!!float"), ("!!str 1", "!!str"), ("!custom x", "!custom"), ("! 5", "!")])
+@pytest.mark.parametrize(
+    ("text", "shown"), [("!!float 1", "!!float"), ("!!str 1", "!!str"), ("!custom x", "!custom"), ("! 5", "!")]
+)
 def test_explicit_tags_are_errors(text, shown):
     document = read(f"a: {text}\n")
     assert messages(document) == [f"explicit tags ({shown}) are not allowed; write the value without a tag"]
@@ -177,7 +179,9 @@ def test_merge_key_is_an_ordinary_key():
 # Keys
 
 
-@pytest.mark.parametrize(("key", "kind"), [("2026", "a number"), ("2.5", "a number"), ("true", "a boolean"), ("FALSE", "a boolean")])
+@pytest.mark.parametrize(
+    ("key", "kind"), [("2026", "a number"), ("2.5", "a number"), ("true", "a boolean"), ("FALSE", "a boolean")]
+)
 def test_plain_key_read_as_no_string_must_be_quoted(key, kind):
     document = read(f"{key}: x\n")
     assert messages(document) == [f'the key {key} reads as {kind}; map keys must be strings: quote it ("{key}")']
@@ -243,7 +247,10 @@ def test_file_that_is_not_utf8_is_an_error_at_its_byte():
     assert "not valid UTF-8" in document.errors[0].message
 
 
-@pytest.mark.parametrize(("text", "words"), [("- a\n", "top level must be a mapping"), ("x\n", "top level"), ("", "empty"), ("# only\n", "empty")])
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [("- a\n", "top level must be a mapping"), ("x\n", "top level"), ("", "empty"), ("# only\n", "empty")],
+)
 def test_top_level_must_be_a_mapping(text, words):
     document = read(text)
     assert document.tree is None
@@ -280,7 +287,14 @@ def test_deep_nesting_is_an_error_not_a_crash():
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("1", 1), ("-0", 0), ("2.10", Decimal("2.10")), ('"2.10"', "2.10"), ("true", True), ('"2026-01-01"', "2026-01-01")],
+    [
+        ("1", 1),
+        ("-0", 0),
+        ("2.10", Decimal("2.10")),
+        ('"2.10"', "2.10"),
+        ("true", True),
+        ('"2026-01-01"', "2026-01-01"),
+    ],
 )
 def test_json_numbers_are_read_exactly_and_strings_stay_strings(text, expected):
     value = value_of(text, "doc.json")
