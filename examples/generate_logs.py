@@ -1351,9 +1351,10 @@ def warrants_milestones() -> Timeline:
     price, price-180 on a 20-day window that spans the 4-for-1 split of 15 June, and
     price-250-year-2 at the December close, whose evaluation date (2027-01-01) is the first
     on which its on_or_after holds. Exercises: a cash exercise whose price is paid late (late
-    interest), a net exercise with cash in lieu after the split, a cash exercise settled at
-    once by unapplied credit, and cash and net exercises after the 1-for-2 reverse split of
-    16 November, which costs a vested tranche with an odd count half a share.
+    interest), a net exercise with cash in lieu after the split, cash exercises settled at
+    once by unapplied credit (a payment on account), and cash and net exercises after the
+    1-for-2 reverse split of 16 November, which costs a vested tranche with an odd count
+    half a share. capacity-40m never vests: the reverse split halves it without an entry.
     """
     agr, cal = WARRANTS_MILESTONES, Calendar(WARRANTS_MILESTONES)
     tl = Timeline(agr)
@@ -1405,9 +1406,11 @@ def warrants_milestones() -> Timeline:
     exercise(date(2026, 4, 15), "capacity-10m", 1_000_000, "cash")
     # Net, after the 4-for-1 split: an odd count leaves a fraction of a share, paid in cash.
     exercise(date(2026, 8, 14), "price-150", 2_000_001, "net")
-    # Cash, settled at once by the 25,000.00 HelixSilicon paid on account on 6 October.
+    # Cash, settled at once by the 25,000.00 HelixSilicon paid on account on 6 October (by
+    # then no lease-back is open, so the payment is all unapplied credit).
     exercise(date(2026, 10, 20), "capacity-20m", 4_000_000, "cash")
-    # After the 1-for-2 reverse split: the rest of price-180 for cash, part of capacity-10m net.
+    # After the 1-for-2 reverse split (strike in force 0.005): the rest of price-180 for cash,
+    # whose 15,000.00 the last of the credit on account settles, and part of capacity-10m net.
     exercise(date(2027, 1, 20), "price-180", 3_000_000, "cash")
     exercise(date(2027, 1, 26), "capacity-10m", 1_234_567, "net")
 

@@ -5,15 +5,15 @@ float), which is not what SPEC asks. So PyYAML only *composes* here — nodes wi
 scalar styles, no implicit typing — and `plain_value` types every plain scalar by the YAML 1.2
 core schema as SPEC §1 restricts it:
 
-| plain scalar                              | value                                      |
-|-------------------------------------------|--------------------------------------------|
-| `-?[0-9]+`                                | `int`                                      |
-| `-?[0-9]+.[0-9]+`                         | `Decimal` of the text, exactly (`2.10`)    |
-| `YYYY-MM-DD`                              | `datetime.date` (an impossible date is an error) |
-| `true` `True` `TRUE` `false` `False` `FALSE` | `bool`                                  |
-| `~` `null` `Null` `NULL`, empty           | error: explicit null                       |
-| other core numbers (`+5` `.5` `5.` `0x1F` `0o17` `1e3` `.inf` `.nan`) | error naming the form |
-| anything else (`yes`, `off`, `1_000`, …)  | `str`                                      |
+| plain scalar                                   | value                                   |
+|------------------------------------------------|-----------------------------------------|
+| digits, maybe after `-` (`30`, `-1`, `007`)    | `int`                                   |
+| digits `.` digits, maybe after `-` (`2.10`)    | `Decimal` of the text, exactly          |
+| `YYYY-MM-DD`                                   | `date` (an impossible date is an error) |
+| `true` `True` `TRUE` `false` `False` `FALSE`   | `bool`                                  |
+| `~` `null` `Null` `NULL`, nothing              | error: explicit null                    |
+| `+5` `.5` `5.` `0x1F` `0o17` `1e3` `.inf` `.nan` (the core schema's other numbers) | error naming the form |
+| anything else (`yes`, `off`, `1_000`, `1:30`)  | `str`                                   |
 
 Quoted and block scalars are always `str`. Explicit tags (`!!float 1`, `!x`) are errors, and
 so are anchors and aliases (`&base`, `*base`): a version file is meant to be read top to
