@@ -1,0 +1,273 @@
+"""Replay benchmark: the engine's events/s against the floor of merely parsing the log.
+
+    python -m engine.bench                      # 1,000,000 events, best of 3
+    python -m engine.bench --events 200000 --runs 1
+    python -m engine.bench --memory             # peak RSS at 1M and 5M events, each in a fresh process
+
+The log is generated deterministically from `--seed`: hourly utilization from several
+reporting units (racks) per pool, 8 pools, six years, monthly revenue, corrections of
+closed periods, re-sent duplicates, payments and closes, for an agreement with
+`lock_after_periods` set. The **floor** reads the same file line by line with orjson and
+converts every decimal field to `Decimal` and every timestamp to `datetime`, doing nothing
+else. The **replay** is `backstop replay` end to end: JSON Lines in, ledger and summary out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import redirect_stdout
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+
+POOLS = 8
+YEARS = 6
+TERM_START = date(2026, 1, 1)
+GPUS_PER_RACK = 64
+DECIMAL_FIELDS = ("available_gpu_hours", "sold_gpu_hours", "amount", "price", "volume", "fair_market_value")
+TIMESTAMP_FIELDS = ("start", "end")
+
+AGREEMENT = """\
+schema: backstop/v1
+agreement: bench
+version: 1
+effective: 2026-01-01
+title: Benchmark backstop, eight pools over six years
+parties:
+  provider: Provider
+  guarantor: Guarantor
+currency: USD
+term:
+  start: 2026-01-01
+  end: 2032-01-01
+settlement:
+  period: monthly
+  payment_terms_days: 30
+  late_interest:
+    annual_rate: 0.08
+    day_count: ACT/365F
+  lock_after_periods: {lock}
+pools:
+{pools}backstop:
+  rate_per_gpu_hour:
+    GB300: 3.10
+  threshold: 0.85
+  cap: 5000000000.00
+revenue_share:
+  steps:
+    - from_year: 1
+      rate: 0.15
+    - from_year: 3
+      rate: 0.08
+    - from_year: 5
+      rate: 0.03
+"""
+
+
+# ---- the log -----------------------------------------------------------------------------
+
+
+def write_agreement(folder: Path, units: int, lock: int | None) -> None:
+    pools = "".join(
+        f"  - id: pool-{n}\n    gpu_model: GB300\n    gpus: {racks_of(units, n) * GPUS_PER_RACK}\n" for n in range(POOLS)
+    )
+    text = AGREEMENT.format(pools=pools, lock=lock if lock is not None else 0)
+    if lock is None:
+        text = text.replace("  lock_after_periods: 0\n", "")
+    (folder / "bench").mkdir(parents=True, exist_ok=True)
+    (folder / "bench" / "v1.yaml").write_text(text)
+
+
+def units_for(events: int) -> int:
+    """Reporting units (racks over all pools) so that six years of hourly reports hold `events`."""
+    hours = (date(TERM_START.year + YEARS, 1, 1) - TERM_START).days * 24
+    return max(POOLS, -(-events // hours))
+
+
+def racks_of(units: int, pool: int) -> int:
+    return units // POOLS + (1 if pool < units % POOLS else 0)
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def generate(path: Path, events: int, seed: int) -> int:
+    """Write exactly `events` lines (or fewer, if six years end first); returns the count."""
+    rng = random.Random(seed)
+    units = units_for(events)
+    written = 0
+    recent: list[str] = []  # lines of the last closed month, to correct and to re-send
+    moment = datetime(TERM_START.year, 1, 1, tzinfo=timezone.utc)
+    end = datetime(TERM_START.year + YEARS, 1, 1, tzinfo=timezone.utc)
+    month_lines: list[str] = []
+    payment_count = 0
+    with open(path, "w", encoding="utf-8") as out:
+
+        def emit(line: str) -> bool:
+            nonlocal written
+            if written >= events:
+                return False
+            out.write(line + "\n")
+            written += 1
+            return True
+
+        while moment < end and written < events:
+            following = moment + timedelta(hours=1)
+            for pool in range(POOLS):
+                for rack in range(racks_of(units, pool)):
+                    capacity = GPUS_PER_RACK
+                    sold_cents = rng.randrange(capacity * 60, capacity * 100 + 1)
+                    line = json.dumps({
+                        "id": f"u-{pool}-{rack}-{_stamp(moment)}", "type": "utilization", "agreement": "bench",
+                        "pool": f"pool-{pool}", "start": _stamp(moment), "end": _stamp(following),
+                        "available_gpu_hours": str(capacity), "sold_gpu_hours": f"{sold_cents // 100}.{sold_cents % 100:02d}",
+                    }, separators=(",", ":"))
+                    if not emit(line):
+                        return written
+                    if rng.randrange(200) == 0:
+                        month_lines.append(line)
+            if following.day == 1 and following.hour == 0:
+                written_month = moment.strftime("%Y-%m")
+                emit(json.dumps({"id": f"r-{written_month}", "type": "revenue", "agreement": "bench",
+                                 "period": written_month, "amount": f"{rng.randrange(10**8, 10**9)}.{rng.randrange(100):02d}",
+                                 "currency": "USD"}, separators=(",", ":")))
+                # Corrections of the previous, closed month; re-sends of this month's lines.
+                for index, old in enumerate(recent[:5]):
+                    event = json.loads(old)
+                    replacement = {key: event[key] for key in ("pool", "start", "end", "available_gpu_hours")}
+                    replacement["sold_gpu_hours"] = str(rng.randrange(0, int(event["available_gpu_hours"])))
+                    emit(json.dumps({"id": f"k-{written_month}-{index}", "type": "correction", "agreement": "bench",
+                                     "corrects": event["id"], "replacement": replacement}, separators=(",", ":")))
+                for old in month_lines[:40]:
+                    emit(old)
+                emit(json.dumps({"id": f"close-{written_month}", "type": "close", "agreement": "bench",
+                                 "period": written_month}, separators=(",", ":")))
+                for payer, payee in (("Guarantor", "Provider"), ("Provider", "Guarantor")):
+                    payment_count += 1
+                    emit(json.dumps({"id": f"pay-{payment_count}", "type": "payment", "agreement": "bench",
+                                     "payer": payer, "payee": payee, "amount": f"{rng.randrange(10**6, 10**8)}.00",
+                                     "currency": "USD", "date": (following + timedelta(days=rng.randrange(20, 45))).date().isoformat()},
+                                    separators=(",", ":")))
+                recent, month_lines = month_lines, []
+            moment = following
+    return written
+
+
+# ---- measurements ------------------------------------------------------------------------
+
+
+def floor(path: Path) -> int:
+    """Parse every line with orjson and convert its decimals and timestamps; nothing else."""
+    import orjson
+
+    count = 0
+    with open(path, "rb") as stream:
+        for raw in stream:
+            event = orjson.loads(raw)
+            for name in DECIMAL_FIELDS:
+                if name in event:
+                    Decimal(event[name])
+            for name in TIMESTAMP_FIELDS:
+                if name in event:
+                    datetime.fromisoformat(event[name])
+            replacement = event.get("replacement")
+            if replacement:
+                for name in DECIMAL_FIELDS:
+                    if name in replacement:
+                        Decimal(replacement[name])
+                for name in TIMESTAMP_FIELDS:
+                    if name in replacement:
+                        datetime.fromisoformat(replacement[name])
+            count += 1
+    return count
+
+
+def replay(contracts: Path, path: Path, out: Path, workers: int | None = None) -> tuple[str, int]:
+    """Run `backstop replay` in this process; returns the ledger's SHA-256 and exit status."""
+    from engine.cli import main
+
+    arguments = ["replay", str(contracts), str(path), "--ledger", str(out / "ledger.jsonl"),
+                 "--summary", str(out / "summary.json")]
+    if workers:
+        arguments += ["--workers", str(workers)]
+    with redirect_stdout(io.StringIO()):
+        status = main(arguments)
+    digest = hashlib.sha256((out / "ledger.jsonl").read_bytes()).hexdigest()
+    return digest, status
+
+
+def best_of(runs: int, action) -> tuple[float, object]:
+    best, result = float("inf"), None
+    for _ in range(runs):
+        started = time.perf_counter()
+        result = action()
+        best = min(best, time.perf_counter() - started)
+    return best, result
+
+
+def peak_rss_mib(events: int, seed: int, lock: int | None) -> float:
+    """Peak RSS of a replay of `events` events, in a fresh process so nothing else counts."""
+    code = (
+        "import resource, sys, tempfile, pathlib\n"
+        "from engine import bench\n"
+        "work = pathlib.Path(tempfile.mkdtemp())\n"
+        f"bench.write_agreement(work / 'contracts', bench.units_for({events}), {lock!r})\n"
+        f"bench.generate(work / 'log.jsonl', {events}, {seed})\n"
+        "bench.replay(work / 'contracts', work / 'log.jsonl', work)\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    )
+    output = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    return int(output.split()[-1]) / 1024
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m engine.bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--lock", type=int, default=2, help="lock_after_periods of the agreement")
+    parser.add_argument("--memory", action="store_true", help="also measure peak RSS at 1x and 5x --events")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        write_agreement(work / "contracts", units_for(args.events), args.lock)
+        count = generate(work / "log.jsonl", args.events, args.seed)
+        size = (work / "log.jsonl").stat().st_size
+        print(f"log: {count:,} events, {size / 2**20:.0f} MiB, seed {args.seed}, lock_after_periods {args.lock}")
+        floor_seconds, _ = best_of(args.runs, lambda: floor(work / "log.jsonl"))
+        digests = set()
+
+        def one_replay():
+            digest, status = replay(work / "contracts", work / "log.jsonl", work)
+            digests.add(digest)
+            return status
+
+        replay_seconds, status = best_of(args.runs, one_replay)
+        print(f"floor:  {count / floor_seconds:>12,.0f} events/s  ({floor_seconds:.2f} s, orjson + Decimal + datetime)")
+        print(f"replay: {count / replay_seconds:>12,.0f} events/s  ({replay_seconds:.2f} s, exit status {status})")
+        print(f"ratio replay/floor: {replay_seconds / floor_seconds:.2f}  (target ≤ 2.5)")
+        print(f"ledger identical across {args.runs} runs: {'yes' if len(digests) == 1 else 'NO'}")
+        if len(digests) != 1:
+            return 1
+    if args.memory:
+        small = peak_rss_mib(args.events, args.seed, args.lock)
+        large = peak_rss_mib(5 * args.events, args.seed, args.lock)
+        print(f"peak RSS: {small:.0f} MiB at {args.events:,} events, {large:.0f} MiB at {5 * args.events:,}"
+              f" (ratio {large / small:.2f}, target ≤ 1.2)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
