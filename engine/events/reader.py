@@ -173,6 +173,9 @@ def parse_line(number: int, raw: bytes) -> ParsedLine:
     if text.startswith(_BYTE_ORDER_MARK):
         reason = "line is not valid JSON: it starts with a byte-order mark (U+FEFF); write UTF-8 without a BOM"
         return _rejected(number, raw, reason)
+    flat = _flat_object(text)
+    if flat is not None:
+        return _parsed_flat(number, raw, *flat)
     try:
         value = _DECODER.decode(text)
     except json.JSONDecodeError as error:
@@ -193,6 +196,88 @@ def parse_line(number: int, raw: bytes) -> ParsedLine:
     fingerprint = hashlib.blake2b(canonical, digest_size=FINGERPRINT_BYTES).digest()
     event, problem = _type_event(value)
     return ParsedLine(number, raw, identifier, fingerprint, event, problem)
+
+
+# --- The flat fast path ---------------------------------------------------------------------
+#
+# Nearly every line of a real log is one flat object whose values are plain strings (no
+# escapes, no control characters) or integers. Such a line is strict JSON by its shape alone:
+# no nesting, no NaN, no lone surrogate, no number whose text could be lost. So it is read by
+# two regular expressions instead of the general decoder, and its canonical text is built
+# directly; it is then typed like any other line. Anything else (a repeated key, a fraction,
+# an escape, a nested `meta`) takes the general path, which also explains what is wrong.
+
+_JSON_SPACE = r"[ \t\r]*"
+_PLAIN_CHARS = r'[^"\\\x00-\x1f]*'  # no quote, no backslash (so no escape), no control character
+_INTEGER = r"-?(?:0|[1-9][0-9]*)"
+_FLAT_MEMBER = rf'"{_PLAIN_CHARS}"{_JSON_SPACE}:{_JSON_SPACE}(?:"{_PLAIN_CHARS}"|{_INTEGER})'
+_FLAT_OBJECT = re.compile(
+    rf"{_JSON_SPACE}\{{{_JSON_SPACE}{_FLAT_MEMBER}(?:{_JSON_SPACE},{_JSON_SPACE}{_FLAT_MEMBER})*{_JSON_SPACE}\}}{_JSON_SPACE}"
+)
+_FLAT_MEMBERS = re.compile(rf'"({_PLAIN_CHARS})"{_JSON_SPACE}:{_JSON_SPACE}(?:"({_PLAIN_CHARS})"|({_INTEGER}))')
+
+
+def _flat_object(text: str) -> tuple[dict, str] | None:
+    """The object and its canonical text, when the line is a flat object without repeated keys."""
+    if _FLAT_OBJECT.fullmatch(text) is None:
+        return None
+    members = _FLAT_MEMBERS.findall(text)
+    obj: dict[str, Any] = {}
+    canonical: dict[str, str] = {}
+    for key, string, number in members:
+        if number:
+            obj[key] = JsonNumber(number)
+            canonical[key] = number
+        else:
+            obj[key] = string
+            canonical[key] = f'"{string}"'
+    if len(obj) != len(members):
+        return None  # a repeated key: the general path names it
+    return obj, "{" + ",".join([f'"{key}":{canonical[key]}' for key in sorted(canonical)]) + "}"
+
+
+def _parsed_flat(number: int, raw: bytes, obj: dict, canonical: str) -> ParsedLine:
+    fingerprint = hashlib.blake2b(canonical.encode("utf-8"), digest_size=FINGERPRINT_BYTES).digest()
+    identifier = obj.get("id") if type(obj.get("id")) is str else None
+    event = _utilization_fast(obj)
+    if event is not None:
+        return ParsedLine(number, raw, identifier, fingerprint, event, None)
+    event, problem = _type_event(obj)
+    return ParsedLine(number, raw, identifier, fingerprint, event, problem)
+
+
+_UTILIZATION_KEYS = frozenset({"id", "type", "agreement", "pool", "start", "end", "available_gpu_hours", "sold_gpu_hours"})
+
+
+def _utilization_fast(obj: dict) -> Utilization | None:
+    """A well-formed utilization event typed in one pass, or None to let `_type_event` judge it.
+
+    It accepts exactly what `_type_event` accepts for such a line and builds the same value;
+    anything doubtful is left to `_type_event`, which also words the reasons.
+    """
+    if obj.get("type") != "utilization" or obj.keys() != _UTILIZATION_KEYS:
+        return None
+    identifier, agreement, pool = obj["id"], obj["agreement"], obj["pool"]
+    start_text, end_text = obj["start"], obj["end"]
+    available_text, sold_text = obj["available_gpu_hours"], obj["sold_gpu_hours"]
+    if (
+        type(identifier) is not str or not 0 < len(identifier) <= ID_CHARS_MAX
+        or type(agreement) is not str or type(pool) is not str
+        or type(start_text) is not str or type(end_text) is not str
+        or type(available_text) is not str or type(sold_text) is not str
+        or len(start_text) > _TEXT_CACHE_CHARS_MAX or len(end_text) > _TEXT_CACHE_CHARS_MAX
+        or _DECIMAL_WITHIN_BOUNDS.fullmatch(available_text) is None
+        or _DECIMAL_WITHIN_BOUNDS.fullmatch(sold_text) is None
+    ):
+        return None
+    start, _ = _timestamp_from_text(start_text)
+    end, _ = _timestamp_from_text(end_text)
+    if start is None or end is None or not start < end:
+        return None
+    available, sold = Decimal(available_text), Decimal(sold_text)
+    if sold < 0 or sold > available:
+        return None
+    return Utilization(identifier, agreement, pool, start, end, available, sold)
 
 
 def _rejected(number: int, raw: bytes, problem: str, identifier: str | None = None) -> ParsedLine:
