@@ -74,6 +74,10 @@ def _relation(holds: bool) -> str:
     return "≥" if holds else "<"
 
 
+def _observations(count: int) -> str:
+    return f"{count} observation" if count == 1 else f"{count} observations"
+
+
 def _combined(word: str, holds: bool, verdicts: list[Verdict]) -> Verdict:
     outcome = "holds" if holds else "does not hold"
     because = f"{word} of [" + "; ".join(v.because for v in verdicts) + f"] {outcome}"
@@ -103,7 +107,8 @@ class WarrantBook:
         """Evaluate a vesting condition as of `on` against the current state."""
         if isinstance(condition, OnOrAfter):
             holds = on >= condition.on_or_after
-            return Verdict(holds, f"on_or_after {condition.on_or_after}: {on} {_relation(holds)} {condition.on_or_after}")
+            day = condition.on_or_after
+            return Verdict(holds, f"on_or_after {day}: {on} {_relation(holds)} {day}")
         if isinstance(condition, LeaseBackTotalAtLeast):
             issued = self.replay.issued
             required = condition.lease_back_total_at_least
@@ -127,9 +132,9 @@ class WarrantBook:
         end = bisect.bisect_right(self.observation_dates, on)
         window = self.observations[max(0, end - condition.days) : end]
         required = decimal_text(condition.vwap_at_least)
-        name = f"vwap_at_least {required} over {condition.days} observations"
+        name = f"vwap_at_least {required} over {_observations(condition.days)}"
         if len(window) < condition.days:
-            found = f"only {len(window)} observations dated on or before {on}, {condition.days} needed"
+            found = f"only {_observations(len(window))} dated on or before {on}, {condition.days} needed"
             return Verdict(False, f"{name}: {found}", ((path, found),))
         threshold = Fraction(condition.vwap_at_least) / self.factor
         value = Fraction(0)
@@ -145,7 +150,7 @@ class WarrantBook:
             threshold_text = required
         else:
             threshold_text = f"{required} ÷ split factor {fraction_text(self.factor)} = {fraction_text(threshold)}"
-        used = f"{window[0].date}..{window[-1].date} ({len(window)} observations, split-adjusted)"
+        used = f"{window[0].date}..{window[-1].date} ({_observations(len(window))}, split-adjusted)"
         because = f"{name}: VWAP of {used} = {fraction_text(vwap)} {_relation(holds)} {threshold_text}"
         return Verdict(holds, because, ((path, used),))
 
@@ -269,8 +274,9 @@ class WarrantBook:
             net = event.shares * (value - strike) / value
             if net < 1:
                 raise Rejected(
-                    f"net exercise of {event.shares} shares at fair market value {decimal_text(event.fair_market_value)} "
-                    f"gives {fraction_text(net)} shares (shares × (value − strike in force {fraction_text(strike)}) / value), "
+                    f"net exercise of {event.shares} shares at fair market value "
+                    f"{decimal_text(event.fair_market_value)} gives {fraction_text(net)} shares "
+                    f"(shares × (value − strike in force {fraction_text(strike)}) / value), "
                     "so the net share count floor(…) is 0"
                 )
         self.vest(event.date, version, [event.id], vesting)

@@ -1362,10 +1362,10 @@ def warrants_milestones() -> Timeline:
     cmh1, cmh2 = MERIDIAN_POOLS
     months = MONTHS_2026 + ["2027-01"]
     profiles = {
-        cmh1.id: Profile(monthly(months, [5600, 6000, 6500, 6900, 7300, 7600, 7900, 8100, 8300, 8500, 8600, 8700, 8800]),
-                         noise_bp=250),
-        cmh2.id: Profile(monthly(months, [4800, 5300, 5900, 6400, 6900, 7300, 7700, 8000, 8200, 8400, 8500, 8600, 8700]),
-                         noise_bp=250, incidents=(0, 4)),
+        cmh1.id: Profile(monthly(months, [5600, 6000, 6500, 6900, 7300, 7600, 7900,
+                                          8100, 8300, 8500, 8600, 8700, 8800]), noise_bp=250),
+        cmh2.id: Profile(monthly(months, [4800, 5300, 5900, 6400, 6900, 7300, 7700,
+                                          8000, 8200, 8400, 8500, 8600, 8700]), noise_bp=250, incidents=(0, 4)),
     }
     for day in days(date(2026, 1, 1), date(2027, 2, 1)):
         for pool in MERIDIAN_POOLS:
