@@ -17,7 +17,7 @@ from engine.events.model import Close, Correction, Payment, Revenue, TrueUp, Uti
 from engine.events.reader import replacement as typed_replacement
 from engine.inputs import REVENUE_KEY, Contribution, IdRecord, Key
 from engine.ledger import Chain, IssuedEntry
-from engine.numbers import EXACT, ZERO, decimal_text, format_amount
+from engine.numbers import EXACT, ZERO, decimal_text, format_amount, sum_text
 from engine import rules
 from engine.settlement import Book, Obligation
 from engine.terms import AgreementTerms
@@ -298,11 +298,11 @@ class AgreementReplay:
         if result.covered_hours.is_zero():
             formula = "0: no covered hours (available is 0 or sold ≥ threshold × available)"
         inputs = {
-            "available_gpu_hours": decimal_text(key.available),
-            "sold_gpu_hours": decimal_text(key.sold),
+            "available_gpu_hours": sum_text(key.available),
+            "sold_gpu_hours": sum_text(key.sold),
             "threshold": decimal_text(backstop.threshold),
             "covers": backstop.covers,
-            "covered_gpu_hours": decimal_text(result.covered_hours),
+            "covered_gpu_hours": sum_text(result.covered_hours),
             "rate": decimal_text(result.rate),
             "gpu_model": pool.gpu_model,
             "target": self._money(result.target),
@@ -334,7 +334,7 @@ class AgreementReplay:
         if change.is_zero():
             return
         inputs = {
-            "revenue": decimal_text(key.revenue),
+            "revenue": sum_text(key.revenue),
             "rate": decimal_text(rate),
             "contract_year": str(year),
             "from_year": str(revenue_share.steps[step_index].from_year),

@@ -93,6 +93,17 @@ def format_amount(amount: Decimal, places: int) -> str:
 
 
 def decimal_text(value: Decimal) -> str:
-    """A decimal as plain text (no exponent), for `basis.inputs`."""
+    """A decimal as written (no exponent), for a term or an event value in `basis.inputs`."""
     text = f"{value:f}"
     return "0" if text in ("-0", "0") else text
+
+
+def sum_text(value: Decimal) -> str:
+    """A derived decimal (a sum of inputs) in its shortest exact form: `1.50` → `1.5`.
+
+    Sums carry trailing zeros that depend on how their events were written and corrected;
+    writing the value alone keeps the ledger a function of the amounts, not of their spelling.
+    """
+    if value.is_zero():
+        return "0"
+    return f"{value.normalize(EXACT):f}"
