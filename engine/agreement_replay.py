@@ -12,7 +12,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Callable
 
-from engine.calendar import Period, add_days, boundary, contract_year
+from engine.calendar import Period, add_days, contract_year
 from engine.events.model import Close, Correction, Payment, Revenue, TrueUp, Utilization
 from engine.events.reader import replacement as typed_replacement
 from engine.inputs import REVENUE_KEY, Contribution, IdRecord, Key
@@ -100,22 +100,23 @@ class AgreementReplay:
     # ---- inputs ------------------------------------------------------------------------
 
     def check_utilization(self, event: Utilization, replacing: Contribution | None = None) -> Period:
-        first = self.terms.first
-        if event.start < boundary(first.term.start) or event.end > boundary(first.term.end):
+        terms = self.terms
+        if event.start < terms.start_utc or event.end > terms.end_utc:
+            first = terms.first
             raise Rejected(
                 f"utilization [{event.start.isoformat()}, {event.end.isoformat()}) lies outside the term "
                 f"[{first.term.start}, {first.term.end})"
             )
-        period = self.terms.period_containing(event.start.date())
-        if event.end > boundary(period.end):
+        period = terms.period_containing(event.start.date())
+        if event.end > terms.period_ends_utc[period.index]:
             raise Rejected(
                 f"utilization [{event.start.isoformat()}, {event.end.isoformat()}) crosses the end of period "
                 f"{period.id} ({period.end}); split it at the period boundary"
             )
-        version = self.terms.version_for_period(period)
+        version = terms.version_for_period(period)
         if version.document.backstop is None:
             raise Rejected(f"version {version.number}, which governs period {period.id}, has no backstop")
-        pool = next((pool for pool in version.document.pools if pool.id == event.pool), None)
+        pool = terms.pools_by_version[version.number - 1].get(event.pool)
         if pool is None:
             known = ", ".join(pool.id for pool in version.document.pools)
             raise Rejected(f"unknown pool {event.pool!r} in version {version.number} (pools: {known})")

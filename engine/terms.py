@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
-from engine.calendar import Period, add_days, settlement_periods
+from engine.calendar import Period, add_days, boundary, settlement_periods
 from engine.documents.model import AgreementDocument
 
 
@@ -26,6 +26,11 @@ class AgreementTerms:
     period_by_id: dict[str, Period] = field(init=False, repr=False)
     _period_starts: tuple[date, ...] = field(init=False, repr=False)
     _governing: tuple[int, ...] = field(init=False, repr=False)
+    #: Boundaries as UTC instants and pools by id, computed once: the replay asks per event.
+    start_utc: datetime = field(init=False, repr=False)
+    end_utc: datetime = field(init=False, repr=False)
+    period_ends_utc: tuple[datetime, ...] = field(init=False, repr=False)
+    pools_by_version: tuple[dict, ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         first = self.versions[0].document
@@ -36,6 +41,11 @@ class AgreementTerms:
         object.__setattr__(self, "period_by_id", {period.id: period for period in periods})
         object.__setattr__(self, "_period_starts", tuple(period.start for period in periods))
         object.__setattr__(self, "_governing", governing)
+        object.__setattr__(self, "start_utc", boundary(first.term.start))
+        object.__setattr__(self, "end_utc", boundary(first.term.end))
+        object.__setattr__(self, "period_ends_utc", tuple(boundary(period.end) for period in periods))
+        pools = tuple({pool.id: pool for pool in version.document.pools} for version in self.versions)
+        object.__setattr__(self, "pools_by_version", pools)
 
     @property
     def first(self) -> AgreementDocument:
