@@ -29,6 +29,8 @@ from functools import lru_cache
 from json.encoder import encode_basestring as _quote
 from typing import Any, BinaryIO, Callable, Iterator
 
+import orjson
+
 from engine.calendar import PERIOD_ID
 from engine.events.model import (
     Close,
@@ -166,6 +168,9 @@ def parse_line(number: int, raw: bytes) -> ParsedLine:
     if len(raw) > LINE_BYTES_MAX:
         reason = f"line is longer than {LINE_BYTES_MAX} bytes (1 MiB, without the line end), the most allowed"
         return _rejected(number, raw, reason)
+    fast = _parsed_plain(number, raw)
+    if fast is not None:
+        return fast
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -173,9 +178,6 @@ def parse_line(number: int, raw: bytes) -> ParsedLine:
     if text.startswith(_BYTE_ORDER_MARK):
         reason = "line is not valid JSON: it starts with a byte-order mark (U+FEFF); write UTF-8 without a BOM"
         return _rejected(number, raw, reason)
-    flat = _flat_object(text)
-    if flat is not None:
-        return _parsed_flat(number, raw, *flat)
     try:
         value = _DECODER.decode(text)
     except json.JSONDecodeError as error:
@@ -198,52 +200,41 @@ def parse_line(number: int, raw: bytes) -> ParsedLine:
     return ParsedLine(number, raw, identifier, fingerprint, event, problem)
 
 
-# --- The flat fast path ---------------------------------------------------------------------
+# --- The fast path for plain lines ------------------------------------------------------
 #
-# Nearly every line of a real log is one flat object whose values are plain strings (no
-# escapes, no control characters) or integers. Such a line is strict JSON by its shape alone:
-# no nesting, no NaN, no lone surrogate, no number whose text could be lost. So it is read by
-# two regular expressions instead of the general decoder, and its canonical text is built
-# directly; it is then typed like any other line. Anything else (a repeated key, a fraction,
-# an escape, a nested `meta`) takes the general path, which also explains what is wrong.
-
-_JSON_SPACE = r"[ \t\r]*"
-_PLAIN_CHARS = r'[^"\\\x00-\x1f]*'  # no quote, no backslash (so no escape), no control character
-_INTEGER = r"-?(?:0|[1-9][0-9]*)"
-_FLAT_MEMBER = rf'"{_PLAIN_CHARS}"{_JSON_SPACE}:{_JSON_SPACE}(?:"{_PLAIN_CHARS}"|{_INTEGER})'
-_FLAT_OBJECT = re.compile(
-    rf"{_JSON_SPACE}\{{{_JSON_SPACE}{_FLAT_MEMBER}(?:{_JSON_SPACE},{_JSON_SPACE}{_FLAT_MEMBER})*{_JSON_SPACE}\}}{_JSON_SPACE}"
-)
-_FLAT_MEMBERS = re.compile(rf'"({_PLAIN_CHARS})"{_JSON_SPACE}:{_JSON_SPACE}(?:"({_PLAIN_CHARS})"|({_INTEGER}))')
+# Nearly every line of a real log is a compact flat object whose values are strings without
+# escapes. orjson reads such a line in C and is strict where SPEC §4 is (UTF-8, no NaN, no
+# lone surrogate, nothing after the object); what it does not check is settled by the shape:
+# with no backslash, writing the object back compactly gives the line's exact length unless a
+# repeated key was dropped (or the line had white space or a number: then the general path
+# reads it). With only string values there is no number whose text could be lost, and the
+# sorted compact form is the canonical text of `_canonical`.
 
 
-def _flat_object(text: str) -> tuple[dict, str] | None:
-    """The object and its canonical text, when the line is a flat object without repeated keys."""
-    if _FLAT_OBJECT.fullmatch(text) is None:
+def _parsed_plain(number: int, raw: bytes) -> ParsedLine | None:
+    """The parse of a compact, flat, all-string line, or None to read it the general way."""
+    if b"\\" in raw:
         return None
-    members = _FLAT_MEMBERS.findall(text)
-    obj: dict[str, Any] = {}
-    canonical: dict[str, str] = {}
-    for key, string, number in members:
-        if number:
-            obj[key] = JsonNumber(number)
-            canonical[key] = number
-        else:
-            obj[key] = string
-            canonical[key] = f'"{string}"'
-    if len(obj) != len(members):
-        return None  # a repeated key: the general path names it
-    return obj, "{" + ",".join([f'"{key}":{canonical[key]}' for key in sorted(canonical)]) + "}"
-
-
-def _parsed_flat(number: int, raw: bytes, obj: dict, canonical: str) -> ParsedLine:
-    fingerprint = hashlib.blake2b(canonical.encode("utf-8"), digest_size=FINGERPRINT_BYTES).digest()
-    identifier = obj.get("id") if type(obj.get("id")) is str else None
-    event = _utilization_fast(obj)
-    if event is not None:
-        return ParsedLine(number, raw, identifier, fingerprint, event, None)
-    event, problem = _type_event(obj)
-    return ParsedLine(number, raw, identifier, fingerprint, event, problem)
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    if type(obj) is not dict:
+        return None
+    event = _utilization_fast(obj)  # only all-string utilization lines pass it
+    if event is None:
+        for value in obj.values():
+            if type(value) is not str:
+                return None
+    if len(orjson.dumps(obj)) != len(raw):
+        return None
+    problem = None
+    if event is None:
+        event, problem = _type_event(obj)
+    canonical = orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
+    fingerprint = hashlib.blake2b(canonical, digest_size=FINGERPRINT_BYTES).digest()
+    identifier = obj.get("id")
+    return ParsedLine(number, raw, identifier if type(identifier) is str else None, fingerprint, event, problem)
 
 
 _UTILIZATION_KEYS = frozenset({"id", "type", "agreement", "pool", "start", "end", "available_gpu_hours", "sold_gpu_hours"})
