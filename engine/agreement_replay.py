@@ -41,6 +41,7 @@ class AgreementReplay:
         self.terms = terms
         self.ids = ids
         self.emit = emit
+        self.lock = terms.lock_after_periods
         self.chain = Chain(terms.id)
         self.closed = 0
         self.keys: dict[int, dict[str, Key]] = {}
@@ -59,7 +60,7 @@ class AgreementReplay:
     # ---- periods and locks -------------------------------------------------------------
 
     def is_locked(self, index: int) -> bool:
-        lock = self.terms.lock_after_periods
+        lock = self.lock
         return lock is not None and self.closed >= index + 1 + lock
 
     def next_open(self) -> Period | None:
@@ -152,7 +153,7 @@ class AgreementReplay:
             raise Rejected(f"period {period.id} is locked")
 
     def apply_input(self, event: Utilization | Revenue, order: int) -> tuple[int, ...]:
-        if isinstance(event, Utilization):
+        if type(event) is Utilization:
             period = self.check_utilization(event)
         else:
             period = self.check_revenue(event)

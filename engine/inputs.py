@@ -8,6 +8,7 @@ ids that shaped the totals, with their log order, for the entries' `events` fiel
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 from decimal import Decimal
 
 from engine.events.model import Revenue, Utilization
@@ -48,8 +49,7 @@ class Contribution:
     period_max: int
 
 
-@dataclass(slots=True)
-class IdRecord:
+class IdRecord(NamedTuple):
     """An id in use: enough to judge a later line that repeats it (SPEC §7)."""
 
     fingerprint: bytes

@@ -13,7 +13,7 @@ import pickle
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import BinaryIO, Iterable, Iterator, Mapping
+from typing import BinaryIO, Iterable, Iterator, Mapping, NamedTuple
 
 from engine.agreement_replay import AgreementReplay, Rejected
 from engine.documents.loader import load_agreements, load_agreements_from_mappings
@@ -35,8 +35,7 @@ def _json_text(value: object) -> str:
     raise TypeError(f"cannot send a {type(value).__name__} in an event; use str, int, Decimal or date")
 
 
-@dataclass(frozen=True, slots=True)
-class LineOutcome:
+class LineOutcome(NamedTuple):
     """What became of one non-blank line."""
 
     line: int
@@ -132,7 +131,9 @@ class Engine:
             self.duplicates += 1
         else:
             self.rejections.append(Rejection(number, parsed.id, reason))
-        entries, self._issued[:] = tuple(self._issued), []
+        entries = ()
+        if self._issued:
+            entries, self._issued[:] = tuple(self._issued), []
         outcome = LineOutcome(number, parsed.id, status, reason, raw, entries)
         if strict and status == "rejected":
             raise RejectedLine(outcome)
@@ -183,7 +184,8 @@ class Engine:
 
     def _apply(self, replay: AgreementReplay, event: ev.Event, order: int) -> tuple[int, ...]:
         """Apply one event; returns the periods whose lock makes a repeat of it "locked"."""
-        if isinstance(event, (ev.Utilization, ev.Revenue)):
+        kind = type(event)
+        if kind is ev.Utilization or kind is ev.Revenue:
             return replay.apply_input(event, order)
         if isinstance(event, ev.Correction):
             return replay.apply_correction(event, order)

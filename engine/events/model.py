@@ -2,17 +2,17 @@
 
 These are immutable values checked for everything that can be checked on the line alone
 (field names, types, decimal text, timestamps, counts, start < end, 0 ≤ sold ≤ available,
-amounts and prices > 0, period-id shape). Rules that need the agreement or the replay state
+amounts and prices > 0, period-id shape). They are named tuples because a replay builds one
+per line, and a named tuple costs a fraction of a frozen dataclass to build. Rules that need the agreement or the replay state
 (pool known, period in the term and open, currency, parties, capacity, …) are the replay's.
 Timestamps are converted to UTC.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Union
+from typing import NamedTuple, Union
 
 
 class JsonNumber:
@@ -42,8 +42,7 @@ class JsonNumber:
         return f"JsonNumber({self.text!r})"
 
 
-@dataclass(frozen=True, slots=True)
-class Utilization:
+class Utilization(NamedTuple):
     id: str
     agreement: str
     pool: str
@@ -53,8 +52,7 @@ class Utilization:
     sold_gpu_hours: Decimal
 
 
-@dataclass(frozen=True, slots=True)
-class Revenue:
+class Revenue(NamedTuple):
     id: str
     agreement: str
     period: str
@@ -62,8 +60,7 @@ class Revenue:
     currency: str
 
 
-@dataclass(frozen=True, slots=True)
-class Correction:
+class Correction(NamedTuple):
     """Replaces (`replacement` set) or voids (`replacement` None) an earlier input event.
 
     The replacement's shape depends on the corrected event's type, which only the replay
@@ -78,22 +75,19 @@ class Correction:
     replacement: dict | None
 
 
-@dataclass(frozen=True, slots=True)
-class Close:
+class Close(NamedTuple):
     id: str
     agreement: str
     period: str
 
 
-@dataclass(frozen=True, slots=True)
-class TrueUp:
+class TrueUp(NamedTuple):
     id: str
     agreement: str
     date: date
 
 
-@dataclass(frozen=True, slots=True)
-class Payment:
+class Payment(NamedTuple):
     id: str
     agreement: str
     payer: str
@@ -104,8 +98,7 @@ class Payment:
     applies_to: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class SharePrice:
+class SharePrice(NamedTuple):
     id: str
     agreement: str
     date: date
@@ -113,8 +106,7 @@ class SharePrice:
     volume: Decimal
 
 
-@dataclass(frozen=True, slots=True)
-class StockSplit:
+class StockSplit(NamedTuple):
     id: str
     agreement: str
     date: date
@@ -122,8 +114,7 @@ class StockSplit:
     denominator: int
 
 
-@dataclass(frozen=True, slots=True)
-class Exercise:
+class Exercise(NamedTuple):
     id: str
     agreement: str
     tranche: str
@@ -137,8 +128,7 @@ Event = Union[Utilization, Revenue, Correction, Close, TrueUp, Payment, SharePri
 InputEvent = Union[Utilization, Revenue]
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedLine:
+class ParsedLine(NamedTuple):
     """One non-blank line: the event, or why it was rejected on its own.
 
     `id` is set whenever the line is a JSON object with a string `id`, even if it is
