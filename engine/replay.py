@@ -91,6 +91,7 @@ class Engine:
         self.duplicates = 0
         self.rejections: list[Rejection] = []
         self._last_line = 0
+        self._order = 0  # log order of non-blank lines, whatever numbers the caller gives them
 
     # ---- feeding -------------------------------------------------------------------------
 
@@ -104,27 +105,31 @@ class Engine:
         for raw in lines:
             if isinstance(raw, str):
                 raw = raw.encode("utf-8")
-            if raw.strip(b" \t"):
-                yield self.feed_line(raw)
-            else:
-                self._last_line += 1
+            outcome = self.feed_line(raw)
+            if outcome is not None:
+                yield outcome
 
     def feed_event(self, event: Mapping, *, strict: bool = False) -> LineOutcome:
         """Replay one event given as a mapping; Decimal and date values are sent as strings."""
         return self.feed_line(json.dumps(event, default=_json_text, ensure_ascii=False), strict=strict)
 
-    def feed_line(self, raw: bytes | str, number: int | None = None, *, strict: bool = False) -> LineOutcome:
-        """Replay one line. `number` defaults to one past the last line fed.
+    def feed_line(self, raw: bytes | str, number: int | None = None, *, strict: bool = False) -> LineOutcome | None:
+        """Replay one line (without its line end); None for a blank line, which is skipped.
 
-        With `strict`, a rejected line raises `RejectedLine` (it is still counted and has no effect).
+        `number` is the line's number in the caller's log, for reports; it defaults to one
+        past the last line fed. Log order is the order of calls, whatever the numbers. With
+        `strict`, a rejected line raises `RejectedLine` (it is still counted and has no effect).
         """
         if isinstance(raw, str):
             raw = raw.encode("utf-8")
         number = self._last_line + 1 if number is None else number
         self._last_line = number
+        if not raw.strip(b" \t"):
+            return None
         self.lines += 1
+        self._order += 1
         parsed = parse_line(number, raw)
-        status, reason = self._judge(parsed)
+        status, reason = self._judge(parsed, self._order)
         if status == "applied":
             self.applied += 1
         elif status == "duplicate":
@@ -151,7 +156,7 @@ class Engine:
 
     # ---- judging a line ----------------------------------------------------------------
 
-    def _judge(self, parsed: ev.ParsedLine) -> tuple[str, str | None]:
+    def _judge(self, parsed: ev.ParsedLine, order: int) -> tuple[str, str | None]:
         record = self.ids.get(parsed.id) if parsed.id is not None else None
         if record is not None:
             return self._judge_repeat(parsed, record)
@@ -163,7 +168,7 @@ class Engine:
             known = ", ".join(self.agreements) or "none"
             return "rejected", f"unknown agreement {event.agreement!r} (agreements: {known})"
         try:
-            lock_periods = self._apply(replay, event, parsed.number)
+            lock_periods = self._apply(replay, event, order)
         except Rejected as rejection:
             if self._issued:
                 raise AssertionError(f"engine bug: line {parsed.number} was rejected after issuing entries")

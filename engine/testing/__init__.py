@@ -31,11 +31,13 @@ from engine.testing.invariants import (
     check_outstanding_rebuilt,
     check_replay_deterministic,
     check_step_downs_only,
+    check_terms_applied,
     check_totals,
     replay_lines,
 )
 from engine.testing.strategies import (
     agreements,
+    agreements_with_logs,
     bad_lines,
     decimals,
     event_logs,
@@ -46,6 +48,7 @@ from engine.testing.strategies import (
 __all__ = [
     # strategies
     "agreements",
+    "agreements_with_logs",
     "event_logs",
     "bad_lines",
     "decimals",
@@ -62,6 +65,7 @@ __all__ = [
     "check_line_accounting",
     "check_cap_respected",
     "check_step_downs_only",
+    "check_terms_applied",
     "check_outstanding_rebuilt",
     "check_totals",
     "check_replay_deterministic",
