@@ -41,6 +41,16 @@ def _date_argument(text: str) -> date:
         raise argparse.ArgumentTypeError(f"expected a date like 2026-12-31; got {text!r}") from None
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number ≥ 1; got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="backstop", description="Settlement engine for GPU-capacity backstop agreements.")
     parser.add_argument("--version", action="version", version=f"backstop {__version__} (semantics backstop/v1)")
@@ -68,6 +78,15 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--head", action="append", default=[], metavar="[AGREEMENT=]HASH",
                         help="the head hash from the summary; catches a ledger cut short (repeatable)")
 
+    check = commands.add_parser(
+        "check", help="stress-test agreements: static checks of the terms, then generated logs through every invariant"
+    )
+    check.add_argument("contracts", metavar="CONTRACTS")
+    check.add_argument("--examples", type=_positive_int, default=100, metavar="N",
+                       help="generated event logs per agreement (default 100)")
+    check.add_argument("--seed", type=int, default=0, metavar="S", help="the seed; the same seed runs the same logs")
+    check.add_argument("--out", default=".", metavar="DIR", help="where a failing log is written (default: here)")
+
     explain_parser = commands.add_parser("explain", help="explain one ledger entry in plain words")
     explain_parser.add_argument("ledger", metavar="LEDGER")
     explain_parser.add_argument("entry_id", metavar="ID")
@@ -77,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {"replay": run_replay, "validate": run_validate, "schema": run_schema,
-               "verify": run_verify, "explain": run_explain}[args.command]
+               "verify": run_verify, "explain": run_explain, "check": run_check}[args.command]
     try:
         return handler(args)
     except DocumentErrors as errors:
@@ -95,20 +114,22 @@ def main(argv: list[str] | None = None) -> int:
 class Progress:
     """Progress on standard error, only when it is a terminal, at most a few times a second."""
 
-    def __init__(self, total_bytes: int | None) -> None:
+    def __init__(self, total_bytes: int | None, *, noun: str = "lines", every: int = 4096) -> None:
         self.enabled = sys.stderr.isatty()
         self.total_bytes = total_bytes
+        self.noun = noun
+        self.every = every
         self.last = 0.0
 
-    def update(self, lines: int, position: int | None) -> None:
-        if not self.enabled or lines % 4096:
+    def update(self, count: int, position: int | None = None) -> None:
+        if not self.enabled or count % self.every:
             return
         now = time.monotonic()
         if now - self.last < 0.25:
             return
         self.last = now
         share = f" ({100 * position / self.total_bytes:.0f}%)" if self.total_bytes and position else ""
-        print(f"\rreplaying: {lines:,} lines{share}", end="", file=sys.stderr, flush=True)
+        print(f"\r{count:,} {self.noun}{share}", end="", file=sys.stderr, flush=True)
 
     def done(self) -> None:
         if self.enabled and self.last:
@@ -303,6 +324,40 @@ def _ledger_lines(path: str) -> list[bytes]:
             return [line.rstrip(b"\r\n") for line in handle if line.strip()]
     except OSError as error:
         raise UsageFailure(f"cannot read {path}: {error.strerror}") from None
+
+
+def run_check(args: argparse.Namespace) -> int:
+    """Static findings, then generated logs through every invariant; 0 only when all holds."""
+    from engine.checks import static_findings
+    from engine.terms import AgreementTerms
+
+    try:
+        from engine.testing.stress import stress_agreement
+    except ImportError as error:
+        raise UsageFailure(f"backstop check generates logs with Hypothesis: {error}") from None
+    agreements = load_agreements(args.contracts)
+    if not os.path.isdir(args.out):
+        raise UsageFailure(f"--out {args.out} is not a folder")
+    all_hold = True
+    for loaded in agreements:
+        print(loaded.id)
+        for finding in static_findings(AgreementTerms(loaded.id, loaded.versions)):
+            print(f"  {finding.severity}: {finding.message}")
+            all_hold &= finding.severity != "warning"
+        progress = Progress(None, noun=f"generated logs of {args.examples}", every=1)
+        result = stress_agreement(loaded, examples=args.examples, seed_value=args.seed, on_example=progress.update)
+        progress.done()
+        if result.ok:
+            print(f"  {result.examples} generated logs (seed {args.seed}): every invariant holds")
+            continue
+        all_hold = False
+        path = os.path.join(args.out, f"{loaded.id}.failing.jsonl")
+        with open(path, "w", encoding="utf-8") as failing:
+            failing.writelines(line + "\n" for line in result.failing_lines)
+        print(f"  FAILED after {result.examples} generated logs (seed {args.seed}): {result.failure}")
+        print(f"  the smallest failing log ({len(result.failing_lines)} lines) is in {path}; replay it with:")
+        print(f"    backstop replay {args.contracts} {path}")
+    return EXIT_OK if all_hold else EXIT_REJECTED
 
 
 def run_explain(args: argparse.Namespace) -> int:
