@@ -200,15 +200,18 @@ class AgreementReplay:
         return tuple(touched)
 
     def _add(self, event, index: int, cause: str, order: int, original_order: int | None = None) -> None:
-        key = self.key(index, event.pool if isinstance(event, Utilization) else REVENUE_KEY)
-        if isinstance(event, Utilization):
+        if type(event) is Utilization:
+            key = self.key(index, event.pool)
             key.available = EXACT.add(key.available, event.available_gpu_hours)
             key.sold = EXACT.add(key.sold, event.sold_gpu_hours)
         else:
+            key = self.key(index, REVENUE_KEY)
             key.revenue = EXACT.add(key.revenue, event.amount)
         key.events[event.id] = order if original_order is None else original_order
-        key.events[cause] = order
-        self._mark_restated(index)
+        if cause != event.id:
+            key.events[cause] = order
+        if index < self.closed:
+            self.restated.add(index)
 
     def _remove(self, event, index: int, cause: str, order: int) -> None:
         key = self.key(index, event.pool if isinstance(event, Utilization) else REVENUE_KEY)

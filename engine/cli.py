@@ -197,7 +197,8 @@ def run_replay(args: argparse.Namespace) -> int:
                     ledger.writelines(entry.line for entry in outcome.entries)
                 if rejected is not None and outcome.status == "rejected":
                     rejected.write(outcome.raw + b"\n")
-                progress.update(engine.lines, events.tell() if size else None)
+                if progress.enabled:
+                    progress.update(engine.lines, events.tell() if size else None)
             if args.close_through is not None:
                 closing = engine.close_through(args.close_through)
                 if ledger is not None:
