@@ -3,6 +3,7 @@
     python -m engine.bench                      # 1,000,000 events, best of 3
     python -m engine.bench --events 200000 --runs 1
     python -m engine.bench --memory             # peak RSS at 1M and 5M events, each in a fresh process
+    python -m engine.bench --incremental        # one event at a time: fresh engine against a busy one
 
 The log is generated deterministically from `--seed`: hourly utilization from several
 reporting units (racks) per pool, 8 pools, six years, monthly revenue, corrections of
@@ -231,6 +232,22 @@ def peak_rss_mib(events: int, seed: int, lock: int | None) -> float:
     return int(output.split()[-1]) / 1024
 
 
+def incremental_cost_us(contracts: Path, path: Path, taken: int, probe: int = 2000) -> float:
+    """Per-event time of `probe` more events fed one at a time to an engine that has taken `taken`."""
+    from engine.replay import Engine
+
+    engine = Engine.from_path(contracts)
+    with open(path, "rb") as stream:
+        lines = stream.read().splitlines()
+    for raw in lines[:taken]:
+        engine.feed_line(raw)
+    probe_lines = lines[taken : taken + probe]
+    started = time.perf_counter()
+    for raw in probe_lines:
+        engine.feed_line(raw)
+    return (time.perf_counter() - started) / max(1, len(probe_lines)) * 1e6
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m engine.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -238,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--lock", type=int, default=2, help="lock_after_periods of the agreement")
     parser.add_argument("--memory", action="store_true", help="also measure peak RSS at 1x and 5x --events")
+    parser.add_argument("--incremental", action="store_true",
+                        help="also time events fed one at a time to a fresh engine and to one that took most of the log")
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory() as folder:
@@ -261,11 +280,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ledger identical across {args.runs} runs: {'yes' if len(digests) == 1 else 'NO'}")
         if len(digests) != 1:
             return 1
+        if args.incremental:
+            fresh = incremental_cost_us(work / "contracts", work / "log.jsonl", 0)
+            late = incremental_cost_us(work / "contracts", work / "log.jsonl", max(0, count - 2000))
+            print(f"one event at a time: {fresh:.1f} µs/event on a fresh engine, "
+                  f"{late:.1f} µs/event after {max(0, count - 2000):,} events")
     if args.memory:
         small = peak_rss_mib(args.events, args.seed, args.lock)
         large = peak_rss_mib(5 * args.events, args.seed, args.lock)
-        print(f"peak RSS: {small:.0f} MiB at {args.events:,} events, {large:.0f} MiB at {5 * args.events:,}"
-              f" (ratio {large / small:.2f}, target ≤ 1.2)")
+        print(f"peak RSS with lock_after_periods {args.lock}: {small:.0f} MiB at {args.events:,} events, "
+              f"{large:.0f} MiB at {5 * args.events:,} (ratio {large / small:.2f}, target ≤ 1.2)")
+        unlocked_small = peak_rss_mib(args.events, args.seed, None)
+        unlocked_large = peak_rss_mib(2 * args.events, args.seed, None)
+        per_event = (unlocked_large - unlocked_small) * 2**20 / args.events
+        print(f"without a lock: {unlocked_small:.0f} MiB at {args.events:,} events, {unlocked_large:.0f} MiB at "
+              f"{2 * args.events:,}: {per_event:.0f} bytes remembered per event (target ≤ 300)")
     return 0
 
 
