@@ -2,8 +2,9 @@
 
 `AgreementReplay` holds what can still change for one agreement (inputs of unlocked
 periods, issued targets, the cap's running sums, open obligations, warrant state) and its
-hash chain. Each `apply_*` method first checks every rule, returning a rejection reason
-and changing nothing, and only then changes state; a rejected event has no effect at all.
+hash chain. Each event is first checked against every rule (`check_*`, or the first lines
+of `apply_*`), raising `Rejected` with the reason before anything changes; only then does it
+change state, so a rejected event has no effect at all.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ class AgreementReplay:
 
     def _lock_newly_locked(self) -> None:
         """Forget a period once it is locked: it can never change again (SPEC §5.1, §7)."""
-        lock = self.terms.lock_after_periods
+        lock = self.lock
         if lock is None or self.closed - 1 - lock < 0:
             return
         index = self.closed - 1 - lock
@@ -210,12 +211,11 @@ class AgreementReplay:
         key.events[event.id] = order if original_order is None else original_order
         if cause != event.id:
             key.events[cause] = order
-        if index < self.closed:
-            self.restated.add(index)
+        self._mark_restated(index)
 
     def _remove(self, event, index: int, cause: str, order: int) -> None:
-        key = self.key(index, event.pool if isinstance(event, Utilization) else REVENUE_KEY)
-        if isinstance(event, Utilization):
+        key = self.key(index, event.pool if type(event) is Utilization else REVENUE_KEY)
+        if type(event) is Utilization:
             key.available = EXACT.subtract(key.available, event.available_gpu_hours)
             key.sold = EXACT.subtract(key.sold, event.sold_gpu_hours)
         else:

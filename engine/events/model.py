@@ -125,7 +125,6 @@ class Exercise(NamedTuple):
 
 
 Event = Union[Utilization, Revenue, Correction, Close, TrueUp, Payment, SharePrice, StockSplit, Exercise]
-InputEvent = Union[Utilization, Revenue]
 
 
 class ParsedLine(NamedTuple):
