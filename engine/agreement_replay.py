@@ -161,7 +161,7 @@ class AgreementReplay:
         self._add(event, period.index, event.id, order)
         self.contributions[event.id] = Contribution(order, type(event), event, period.index, period.index)
         self.watch_release(event.id, period.index)
-        return (period.index,)
+        return self.terms.period_alone[period.index]
 
     def apply_correction(self, event: Correction, order: int) -> tuple[int, ...]:
         contribution = self.contributions.get(event.corrects)

@@ -22,6 +22,7 @@ import difflib
 import hashlib
 import json
 import re
+import sys
 from collections import Counter
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
@@ -257,18 +258,33 @@ def _utilization_fast(obj: dict) -> Utilization | None:
         or type(start_text) is not str or type(end_text) is not str
         or type(available_text) is not str or type(sold_text) is not str
         or len(start_text) > _TEXT_CACHE_CHARS_MAX or len(end_text) > _TEXT_CACHE_CHARS_MAX
-        or _DECIMAL_WITHIN_BOUNDS.fullmatch(available_text) is None
-        or _DECIMAL_WITHIN_BOUNDS.fullmatch(sold_text) is None
     ):
+        return None
+    available, sold = _quantity(available_text), _quantity(sold_text)
+    if available is None or sold is None or sold < 0 or sold > available:
         return None
     start, _ = _timestamp_from_text(start_text)
     end, _ = _timestamp_from_text(end_text)
     if start is None or end is None or not start < end:
         return None
-    available, sold = Decimal(available_text), Decimal(sold_text)
-    if sold < 0 or sold > available:
-        return None
-    return Utilization(identifier, agreement, pool, start, end, available, sold)
+    # Interned names and shared quantities: an engine without a lock keeps every input event.
+    return Utilization(identifier, sys.intern(agreement), sys.intern(pool), start, end, available, sold)
+
+
+_QUANTITIES: dict[str, Decimal] = {}
+_QUANTITIES_MAX = 8_192
+
+
+def _quantity(text: str) -> Decimal | None:
+    """A SPEC decimal read from its text, shared between the events that repeat it; None if not one."""
+    found = _QUANTITIES.get(text)
+    if found is None:
+        if _DECIMAL_WITHIN_BOUNDS.fullmatch(text) is None:
+            return None
+        if len(_QUANTITIES) >= _QUANTITIES_MAX:
+            _QUANTITIES.clear()
+        found = _QUANTITIES[text] = Decimal(text)
+    return found
 
 
 def _rejected(number: int, raw: bytes, problem: str, identifier: str | None = None) -> ParsedLine:
@@ -505,7 +521,7 @@ def _timestamp_shape_reason(text: str) -> str:
     )
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=8192)  # reports cluster in time: recent timestamps repeat, old ones do not
 def _timestamp_from_text(text: str) -> tuple[datetime | None, str | None]:
     """A SPEC §2 timestamp as an aware UTC datetime, or why the text is not one."""
     match = _TIMESTAMP_TEXT.fullmatch(text)
