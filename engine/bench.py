@@ -217,16 +217,29 @@ def best_of(runs: int, action) -> tuple[float, object]:
     return best, result
 
 
+def peak_rss_kib() -> int:
+    """This process's peak RSS. VmHWM starts afresh at exec, where ru_maxrss may keep the
+    pages a forked child shared with its parent, so it is preferred where Linux gives it."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def peak_rss_mib(events: int, seed: int, lock: int | None) -> float:
     """Peak RSS of a replay of `events` events, in a fresh process so nothing else counts."""
     code = (
-        "import resource, sys, tempfile, pathlib\n"
+        "import sys, tempfile, pathlib\n"
         "from engine import bench\n"
         "work = pathlib.Path(tempfile.mkdtemp())\n"
         f"bench.write_agreement(work / 'contracts', bench.units_for({events}), {lock!r})\n"
         f"bench.generate(work / 'log.jsonl', {events}, {seed})\n"
         "bench.replay(work / 'contracts', work / 'log.jsonl', work)\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        "print(bench.peak_rss_kib())\n"
     )
     output = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
     return int(output.split()[-1]) / 1024

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -181,6 +182,33 @@ class Outputs:
                 pass
 
 
+class WholeLongLines:
+    """Copies each over-long line (always rejected) whole into the `--rejected` file.
+
+    The reader hands the line over in pieces as it streams by; a spool keeps memory bounded
+    until the line's end shows whether it was blank (then it is skipped, not rejected).
+    """
+
+    def __init__(self, target: BinaryIO) -> None:
+        self.target = target
+        self.spool: tempfile.SpooledTemporaryFile | None = None
+        self.written: set[int] = set()
+
+    def write(self, number: int, piece: bytes) -> None:
+        if self.spool is None:
+            self.spool = tempfile.SpooledTemporaryFile(max_size=8 * 2**20)
+        self.spool.write(piece)
+
+    def end(self, number: int, blank: bool) -> None:
+        if not blank:
+            self.spool.seek(0)
+            shutil.copyfileobj(self.spool, self.target)
+            self.target.write(b"\n")
+            self.written.add(number)
+        self.spool.close()
+        self.spool = None
+
+
 def run_replay(args: argparse.Namespace) -> int:
     agreements = load_agreements(args.contracts)
     engine = Engine(agreements)
@@ -191,11 +219,12 @@ def run_replay(args: argparse.Namespace) -> int:
         summary_file = outputs.open(args.summary)
         rejected = outputs.open(args.rejected)
         progress = Progress(size)
+        long_lines = WholeLongLines(rejected) if rejected is not None else None
         try:
-            for outcome in engine.feed_stream(events):
+            for outcome in engine.feed_stream(events, long_lines):
                 if ledger is not None:
                     ledger.writelines(entry.line for entry in outcome.entries)
-                if rejected is not None and outcome.status == "rejected":
+                if rejected is not None and outcome.status == "rejected" and outcome.line not in long_lines.written:
                     rejected.write(outcome.raw + b"\n")
                 if progress.enabled:
                     progress.update(engine.lines, events.tell() if size else None)

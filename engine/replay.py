@@ -18,7 +18,7 @@ from typing import BinaryIO, Iterable, Iterator, Mapping, NamedTuple
 from engine.agreement_replay import AgreementReplay, Rejected
 from engine.documents.loader import load_agreements, load_agreements_from_mappings
 from engine.events import model as ev
-from engine.events.reader import iter_lines, parse_line
+from engine.events.reader import LongLines, iter_lines, parse_line
 from engine.inputs import IdRecord
 from engine.ledger import IssuedEntry
 from engine.terms import AgreementTerms
@@ -95,9 +95,13 @@ class Engine:
 
     # ---- feeding -------------------------------------------------------------------------
 
-    def feed_stream(self, stream: BinaryIO) -> Iterator[LineOutcome]:
-        """Replay a JSON Lines stream; yields one outcome per non-blank line."""
-        for number, raw in iter_lines(stream):
+    def feed_stream(self, stream: BinaryIO, long_lines: LongLines | None = None) -> Iterator[LineOutcome]:
+        """Replay a JSON Lines stream; yields one outcome per non-blank line.
+
+        A line over 1 MiB reaches its outcome cut short (it is rejected for its length); give
+        `long_lines` to receive such lines whole as they stream by.
+        """
+        for number, raw in iter_lines(stream, long_lines):
             yield self.feed_line(raw, number)
 
     def feed_lines(self, lines: Iterable[bytes | str]) -> Iterator[LineOutcome]:

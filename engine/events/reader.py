@@ -28,7 +28,7 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from json.encoder import encode_basestring as _quote
-from typing import Any, BinaryIO, Callable, Iterator
+from typing import Any, BinaryIO, Callable, Iterator, Protocol
 
 import orjson
 
@@ -63,14 +63,22 @@ UNKNOWN_FIELDS_SHOWN_MAX = 5  # a reason names at most this many unknown fields
 _CHUNK_BYTES = LINE_BYTES_MAX + 2
 
 
-def iter_lines(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
+class LongLines(Protocol):
+    """Receives each over-long line whole, in pieces, as it streams by (for `--rejected`)."""
+
+    def write(self, number: int, piece: bytes) -> None: ...
+
+    def end(self, number: int, blank: bool) -> None: ...
+
+
+def iter_lines(stream: BinaryIO, long_lines: LongLines | None = None) -> Iterator[tuple[int, bytes]]:
     """Yield (line number, bytes without the line end) for every non-blank line.
 
     Line numbers count every physical line from 1, blank ones included. Only LF ends a
     line; one CR just before it is part of a CRLF end; the last line may lack LF. A line
     of only spaces and tabs is blank. Memory is bounded: a line longer than
     `LINE_BYTES_MAX` is yielded cut to `LINE_BYTES_MAX + 1` bytes (enough for `parse_line`
-    to reject it) and the rest of it is read and dropped.
+    to reject it), and the whole of it goes to `long_lines`, piece by piece, if given.
     """
     readline = stream.readline
     number = 0
@@ -84,7 +92,7 @@ def iter_lines(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
         elif len(chunk) < _CHUNK_BYTES:
             line = chunk  # the last line, without LF
         else:
-            line, blank = _drain_long_line(readline, chunk)
+            line, blank = _drain_long_line(readline, chunk, number, long_lines)
             if not blank:
                 yield number, line
             continue
@@ -92,7 +100,9 @@ def iter_lines(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
             yield number, line
 
 
-def _drain_long_line(readline: Callable[[int], bytes], first: bytes) -> tuple[bytes, bool]:
+def _drain_long_line(
+    readline: Callable[[int], bytes], first: bytes, number: int, long_lines: LongLines | None
+) -> tuple[bytes, bool]:
     """Read the rest of an over-long line; return its first bytes and whether it is blank.
 
     A CR at the end of a chunk may be the CR of a CRLF end, so it is held back until the
@@ -104,13 +114,19 @@ def _drain_long_line(readline: Callable[[int], bytes], first: bytes) -> tuple[by
     chunk = first
     while True:
         data = pending + chunk
-        if data[-1:] == b"\n":
-            data = data[:-2] if data[-2:] == b"\r\n" else data[:-1]
-            return head, blank and not data.strip(b" \t")
-        if len(chunk) < _CHUNK_BYTES:
-            return head, blank and not data.strip(b" \t")  # end of stream without LF
+        if data[-1:] == b"\n" or len(chunk) < _CHUNK_BYTES:  # the line's end, or the stream's
+            if data[-1:] == b"\n":
+                data = data[:-2] if data[-2:] == b"\r\n" else data[:-1]
+            blank = blank and not data.strip(b" \t")
+            if long_lines is not None:
+                long_lines.write(number, data)
+                long_lines.end(number, blank)
+            return head, blank
         pending = b"\r" if data[-1:] == b"\r" else b""
-        blank = blank and not data[: len(data) - len(pending)].strip(b" \t")
+        piece = data[: len(data) - len(pending)]
+        blank = blank and not piece.strip(b" \t")
+        if long_lines is not None:
+            long_lines.write(number, piece)
         chunk = readline(_CHUNK_BYTES)
 
 
