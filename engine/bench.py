@@ -50,7 +50,7 @@ parties:
 currency: USD
 term:
   start: 2026-01-01
-  end: 2032-01-01
+  end: {end_year}-01-01
 settlement:
   period: monthly
   payment_terms_days: 30
@@ -78,11 +78,11 @@ revenue_share:
 # ---- the log -----------------------------------------------------------------------------
 
 
-def write_agreement(folder: Path, units: int, lock: int | None) -> None:
+def write_agreement(folder: Path, units: int, lock: int | None, years: int = YEARS) -> None:
     pools = "".join(
         f"  - id: pool-{n}\n    gpu_model: GB300\n    gpus: {racks_of(units, n) * GPUS_PER_RACK}\n" for n in range(POOLS)
     )
-    text = AGREEMENT.format(pools=pools, lock=lock if lock is not None else 0)
+    text = AGREEMENT.format(pools=pools, lock=lock if lock is not None else 0, end_year=TERM_START.year + years)
     if lock is None:
         text = text.replace("  lock_after_periods: 0\n", "")
     (folder / "bench").mkdir(parents=True, exist_ok=True)
@@ -103,14 +103,21 @@ def _stamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def generate(path: Path, events: int, seed: int) -> int:
-    """Write exactly `events` lines (or fewer, if six years end first); returns the count."""
+def years_for(events: int, units: int) -> int:
+    """Six years, or as many more as `units` reports an hour need to make `events` lines."""
+    hours_per_year = 366 * 24
+    return max(YEARS, -(-events // (units * hours_per_year)) + 1)
+
+
+def generate(path: Path, events: int, seed: int, units: int | None = None) -> int:
+    """Write exactly `events` lines from `units` reports an hour (default: six years' worth)."""
     rng = random.Random(seed)
-    units = units_for(events)
+    units = units or units_for(events)
+    years = years_for(events, units)
     written = 0
     recent: list[str] = []  # lines of the last closed month, to correct and to re-send
     moment = datetime(TERM_START.year, 1, 1, tzinfo=timezone.utc)
-    end = datetime(TERM_START.year + YEARS, 1, 1, tzinfo=timezone.utc)
+    end = datetime(TERM_START.year + years, 1, 1, tzinfo=timezone.utc)
     month_lines: list[str] = []
     payment_count = 0
     with open(path, "w", encoding="utf-8") as out:
@@ -230,14 +237,18 @@ def peak_rss_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def peak_rss_mib(events: int, seed: int, lock: int | None) -> float:
-    """Peak RSS of a replay of `events` events, in a fresh process so nothing else counts."""
+def peak_rss_mib(events: int, seed: int, lock: int | None, units: int) -> float:
+    """Peak RSS of a replay of `events` events at `units` reports an hour, in a fresh process.
+
+    The density is the caller's, so that a longer log is a log of more periods, not of more
+    reports per period: that is what a lock keeps memory flat for.
+    """
     code = (
         "import sys, tempfile, pathlib\n"
         "from engine import bench\n"
         "work = pathlib.Path(tempfile.mkdtemp())\n"
-        f"bench.write_agreement(work / 'contracts', bench.units_for({events}), {lock!r})\n"
-        f"bench.generate(work / 'log.jsonl', {events}, {seed})\n"
+        f"bench.write_agreement(work / 'contracts', {units}, {lock!r}, bench.years_for({events}, {units}))\n"
+        f"bench.generate(work / 'log.jsonl', {events}, {seed}, {units})\n"
         "bench.replay(work / 'contracts', work / 'log.jsonl', work)\n"
         "print(bench.peak_rss_kib())\n"
     )
@@ -274,8 +285,9 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
-        write_agreement(work / "contracts", units_for(args.events), args.lock)
-        count = generate(work / "log.jsonl", args.events, args.seed)
+        units = units_for(args.events)
+        write_agreement(work / "contracts", units, args.lock, years_for(args.events, units))
+        count = generate(work / "log.jsonl", args.events, args.seed, units)
         size = (work / "log.jsonl").stat().st_size
         print(f"log: {count:,} events, {size / 2**20:.0f} MiB, seed {args.seed}, lock_after_periods {args.lock}")
         floor_seconds, _ = best_of(args.runs, lambda: floor(work / "log.jsonl"))
@@ -299,12 +311,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"one event at a time: {fresh:.1f} µs/event on a fresh engine, "
                   f"{late:.1f} µs/event after {max(0, count - 2000):,} events")
     if args.memory:
-        small = peak_rss_mib(args.events, args.seed, args.lock)
-        large = peak_rss_mib(5 * args.events, args.seed, args.lock)
+        units = units_for(args.events)
+        small = peak_rss_mib(args.events, args.seed, args.lock, units)
+        large = peak_rss_mib(5 * args.events, args.seed, args.lock, units)
         print(f"peak RSS with lock_after_periods {args.lock}: {small:.0f} MiB at {args.events:,} events, "
               f"{large:.0f} MiB at {5 * args.events:,} (ratio {large / small:.2f}, target ≤ 1.2)")
-        unlocked_small = peak_rss_mib(args.events, args.seed, None)
-        unlocked_large = peak_rss_mib(2 * args.events, args.seed, None)
+        unlocked_small = peak_rss_mib(args.events, args.seed, None, units)
+        unlocked_large = peak_rss_mib(2 * args.events, args.seed, None, units)
         per_event = (unlocked_large - unlocked_small) * 2**20 / args.events
         print(f"without a lock: {unlocked_small:.0f} MiB at {args.events:,} events, {unlocked_large:.0f} MiB at "
               f"{2 * args.events:,}: {per_event:.0f} bytes remembered per event (target ≤ 300)")

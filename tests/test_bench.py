@@ -1,0 +1,18 @@
+"""The benchmark's log is a valid, deterministic log (its speed is measured by `python -m engine.bench`)."""
+
+import hashlib
+
+from engine import bench
+
+
+def test_the_benchmark_log_replays_cleanly_and_the_same_every_time(tmp_path):
+    units = bench.units_for(6000)
+    bench.write_agreement(tmp_path / "contracts", units, 1, bench.years_for(6000, units))
+    assert bench.generate(tmp_path / "log.jsonl", 6000, seed=3, units=units) == 6000
+    first = hashlib.sha256((tmp_path / "log.jsonl").read_bytes()).hexdigest()
+    bench.generate(tmp_path / "log.jsonl", 6000, seed=3, units=units)
+    assert hashlib.sha256((tmp_path / "log.jsonl").read_bytes()).hexdigest() == first
+    digest, status = bench.replay(tmp_path / "contracts", tmp_path / "log.jsonl", tmp_path)
+    assert status == 0
+    assert bench.replay(tmp_path / "contracts", tmp_path / "log.jsonl", tmp_path) == (digest, 0)
+    assert bench.floor(tmp_path / "log.jsonl") == 6000
