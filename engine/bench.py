@@ -11,6 +11,8 @@ closed periods, re-sent duplicates, payments and closes, for an agreement with
 `lock_after_periods` set. The **floor** reads the same file line by line with orjson and
 converts every decimal field to `Decimal` and every timestamp to `datetime`, doing nothing
 else. The **replay** is `backstop replay` end to end: JSON Lines in, ledger and summary out.
+When the `eventsourcing` package is installed, its in-memory replay of the same utilization
+events into an aggregate is measured too, for comparison.
 """
 
 from __future__ import annotations
@@ -272,6 +274,46 @@ def incremental_cost_us(contracts: Path, path: Path, taken: int, probe: int = 20
     return (time.perf_counter() - started) / max(1, len(probe_lines)) * 1e6
 
 
+def eventsourcing_rate(path: Path, limit: int) -> float | None:
+    """Events/s of the `eventsourcing` library (in-memory recorder) replaying the log's
+    utilization events into an aggregate; None when that package is not installed."""
+    try:
+        from eventsourcing.application import Application
+        from eventsourcing.domain import Aggregate, event
+    except ImportError:
+        return None
+
+    class Pool(Aggregate):
+        @event("Registered")
+        def __init__(self, name: str) -> None:
+            self.name = name
+            self.available = Decimal(0)
+            self.sold = Decimal(0)
+
+        @event("Utilized")
+        def utilize(self, available: str, sold: str) -> None:
+            self.available += Decimal(available)
+            self.sold += Decimal(sold)
+
+    import orjson
+
+    application = Application()
+    pool = Pool("all pools")
+    count = 0
+    with open(path, "rb") as stream:
+        for raw in stream:
+            fields = orjson.loads(raw)
+            if fields["type"] == "utilization":
+                pool.utilize(fields["available_gpu_hours"], fields["sold_gpu_hours"])
+                count += 1
+                if count == limit:
+                    break
+    application.save(pool)
+    started = time.perf_counter()
+    application.repository.get(pool.id)
+    return count / (time.perf_counter() - started)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m engine.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -305,6 +347,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ledger identical across {args.runs} runs: {'yes' if len(digests) == 1 else 'NO'}")
         if len(digests) != 1:
             return 1
+        others = eventsourcing_rate(work / "log.jsonl", min(count, 200_000))
+        if others is None:
+            print("eventsourcing: not installed (pip install eventsourcing) — comparison skipped")
+        else:
+            print(f"eventsourcing replaying utilization into an aggregate: {others:,.0f} events/s "
+                  f"(replay is {count / replay_seconds / others:.2f} × that; target ≥ 5)")
         if args.incremental:
             fresh = incremental_cost_us(work / "contracts", work / "log.jsonl", 0)
             late = incremental_cost_us(work / "contracts", work / "log.jsonl", max(0, count - 2000))
