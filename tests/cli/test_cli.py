@@ -157,3 +157,14 @@ def test_the_bundled_examples_replay_cleanly(tmp_path):
     summary = json.loads((tmp_path / "s").read_text())
     assert summary["rejected"] == [] and code == 0
     assert main(["verify", str(tmp_path / "l")]) == 0
+
+
+def test_events_from_standard_input(spec9, tmp_path):
+    import subprocess
+    import sys
+
+    contracts, events = spec9
+    result = subprocess.run([sys.executable, "-m", "engine.cli", "replay", str(contracts), "-", "--ledger", str(tmp_path / "l")],
+                            input=events.read_bytes(), capture_output=True, cwd=ROOT)
+    assert result.returncode == 0
+    assert (tmp_path / "l").read_bytes() == (SPEC9 / "ledger.jsonl").read_bytes()
