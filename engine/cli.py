@@ -16,14 +16,12 @@ import tempfile
 import time
 from contextlib import ExitStack
 from datetime import date
-from pathlib import Path
 from typing import BinaryIO
 
 from engine import __version__
 from engine.audit import check_chain, explain, find_entry
 from engine.documents.errors import DocumentErrors
 from engine.documents.loader import load_agreements
-from engine.ledger import canonical_json
 from engine.replay import Engine
 
 EXIT_OK, EXIT_REJECTED, EXIT_FAILED = 0, 1, 2

@@ -175,7 +175,7 @@ class Engine:
             lock_periods = self._apply(replay, event, order)
         except Rejected as rejection:
             if self._issued:
-                raise AssertionError(f"engine bug: line {parsed.number} was rejected after issuing entries")
+                raise AssertionError(f"engine bug: line {parsed.number} was rejected after issuing entries") from rejection
             return "rejected", str(rejection)
         self.ids[event.id] = IdRecord(parsed.fingerprint, parsed.number, event.agreement, lock_periods)
         return "applied", None

@@ -97,7 +97,7 @@ def load_agreements_from_mappings(
     for index, mapping in enumerate(documents):
         name = f"{source}[{index}]"
         read = read_mapping(mapping, name)
-        version, document_errors = _checked(read, Located(name, {}, {}), lambda: _canonical_sha256(read.tree))
+        version, document_errors = _checked(read, Located(name, {}, {}), lambda tree=read.tree: _canonical_sha256(tree))
         errors += document_errors
         if version is None:
             failed_ids.add(_raw_agreement_id(read.tree))
