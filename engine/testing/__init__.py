@@ -33,6 +33,8 @@ from engine.testing.invariants import (
     check_step_downs_only,
     check_terms_applied,
     check_totals,
+    correctable_inputs,
+    input_period,
     replay_lines,
 )
 from engine.testing.strategies import (
@@ -72,4 +74,6 @@ __all__ = [
     "check_chunking_invariance",
     "check_duplicates_harmless",
     "check_correction_equivalence",
+    "correctable_inputs",
+    "input_period",
 ]

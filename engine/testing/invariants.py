@@ -18,7 +18,7 @@ import io
 import json
 import os
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -675,6 +675,37 @@ def check_correction_equivalence(
     _require(_amount_views(right.entries) == _amount_views(corrected.entries), "correction equivalence",
              f"sending {wrong} for {event['id']!r} and correcting it after line index {correct_after} issues other amounts:\n"
              + _first_difference(right.entries, corrected.entries))
+
+
+def correctable_inputs(lines: list[str], kind: str) -> list[tuple[int, int]]:
+    """(index, last): an input sent while its period is open and never re-sent, and the last
+    line index after which a correction still finds that period open and the input unchanged."""
+    items = [json.loads(line) for line in lines]
+    found = []
+    for index, item in enumerate(items):
+        if item["type"] not in ("utilization", "revenue"):
+            continue
+        period = input_period(item, kind)
+        if any(other["type"] == "close" and other["period"] == period for other in items[:index]):
+            continue
+        if any(other["id"] == item["id"] for position, other in enumerate(items) if position != index):
+            continue  # a re-send, or re-sent later: the wrong value would conflict with the right one
+        last = index
+        for position in range(index + 1, len(items)):
+            other = items[position]
+            if (other["type"] == "close" and other["period"] == period) or other.get("corrects") == item["id"]:
+                break
+            last = position
+        found.append((index, last))
+    return found
+
+
+def input_period(item: dict, kind: str) -> str:
+    """The id of the period an input counts in: its month or quarter (SPEC §2), in UTC."""
+    if item["type"] == "revenue":
+        return item["period"]
+    start = datetime.fromisoformat(item["start"].replace("Z", "+00:00")).astimezone(timezone.utc).date()
+    return f"{start.year:04d}-{start.month:02d}" if kind == "monthly" else f"{start.year:04d}-Q{(start.month - 1) // 3 + 1}"
 
 
 def amount_views(entries: Any) -> list[tuple[str, dict]]:

@@ -7,6 +7,7 @@ written out and replayed with `backstop replay`. A seed makes the run repeatable
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -16,6 +17,7 @@ from engine.testing.invariants import (
     check_cap_respected,
     check_chain_integrity,
     check_chunking_invariance,
+    check_correction_equivalence,
     check_duplicates_harmless,
     check_line_accounting,
     check_outstanding_rebuilt,
@@ -23,6 +25,7 @@ from engine.testing.invariants import (
     check_step_downs_only,
     check_terms_applied,
     check_totals,
+    correctable_inputs,
     replay_lines,
 )
 from engine.testing.strategies import event_logs
@@ -58,6 +61,16 @@ def invariant_checks(loaded, lines: list[str]) -> None:
     check_replay_deterministic([loaded], lines)
     check_chunking_invariance([loaded], lines, chunks=(len(lines) // 3, 2 * len(lines) // 3))
     check_duplicates_harmless([loaded], lines)
+    _check_a_correction(loaded, lines)
+
+
+def _check_a_correction(loaded, lines: list[str]) -> None:
+    """Correction equivalence on the log's first input that can be corrected while its period is open."""
+    kind = loaded.versions[0].document.settlement.period
+    for index, last in correctable_inputs(lines, kind)[:1]:
+        event = json.loads(lines[index])
+        wrong = {"sold_gpu_hours": "0"} if event["type"] == "utilization" else {"amount": "0"}
+        check_correction_equivalence([loaded], lines, index=index, wrong=wrong, correct_after=last)
 
 
 def stress_agreement(loaded, *, examples: int, seed_value: int,

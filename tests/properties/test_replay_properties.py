@@ -12,7 +12,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -45,7 +45,7 @@ from engine.testing import (
     timestamps,
     write_agreement_folder,
 )
-from engine.testing.invariants import amount_views
+from engine.testing.invariants import amount_views, correctable_inputs, input_period
 
 REPO = Path(__file__).resolve().parents[2]
 GOLDEN = settings.get_profile("golden")
@@ -593,39 +593,8 @@ def permutable_input_groups(lines: list[str], kind: str) -> list[list[int]]:
     return [group for group in done if len(group) > 1]
 
 
-def correctable_inputs(lines: list[str], kind: str) -> list[tuple[int, int]]:
-    """(index, last): an input sent while its period is open and never re-sent, and the last
-    line index after which a correction still finds that period open and the input unchanged."""
-    items = [json.loads(line) for line in lines]
-    found = []
-    for index, item in enumerate(items):
-        if item["type"] not in ("utilization", "revenue"):
-            continue
-        period = input_period(item, kind)
-        if any(other["type"] == "close" and other["period"] == period for other in items[:index]):
-            continue
-        if any(other["id"] == item["id"] for position, other in enumerate(items) if position != index):
-            continue  # a re-send, or re-sent later: the wrong value would conflict with the right one
-        last = index
-        for position in range(index + 1, len(items)):
-            other = items[position]
-            if (other["type"] == "close" and other["period"] == period) or other.get("corrects") == item["id"]:
-                break
-            last = position
-        found.append((index, last))
-    return found
-
-
 def agreement_periods(documents):
     from engine.testing.strategies import settlement_periods
 
     first = documents[0]
     return settlement_periods(first["term"]["start"], first["term"]["end"], first["settlement"]["period"])
-
-
-def input_period(item: dict, kind: str) -> str:
-    """The id of the period an input counts in: its month or quarter (SPEC §2), in UTC."""
-    if item["type"] == "revenue":
-        return item["period"]
-    start = datetime.fromisoformat(item["start"].replace("Z", "+00:00")).astimezone(timezone.utc).date()
-    return f"{start.year:04d}-{start.month:02d}" if kind == "monthly" else f"{start.year:04d}-Q{(start.month - 1) // 3 + 1}"
