@@ -16,7 +16,11 @@ from typing import Callable
 from engine.calendar import Period, add_days, contract_year
 from engine.events.model import Close, Correction, Payment, Revenue, TrueUp, Utilization
 from engine.events.reader import replacement as typed_replacement
-from engine.inputs import REVENUE_KEY, Contribution, IdRecord, Key
+from engine.events.reader import TIMESTAMP_CHARS_MAX, PlainUtilization, plain_fingerprint, timestamp_from_text
+from engine.inputs import (
+    NO_PERIOD, REVENUE, REVENUE_KEY, UTILIZATION, IdRecord, Input, Key, decimal_texts, input_agreement,
+    input_order, input_period_max, pack_input, pack_plain_utilization, unpack_input,
+)
 from engine.ledger import Chain, IssuedEntry
 from engine.numbers import EXACT, ZERO, decimal_text, format_amount, sum_text
 from engine import rules
@@ -29,6 +33,9 @@ OBLIGATION_KINDS = frozenset(
 SHARE_KINDS = frozenset({"warrant_vested", "split_adjustment", "share_delivery"})
 
 
+_SPANS_MAX = 65_536  # hourly reports of a few years; the cache starts afresh when full
+
+
 class Rejected(Exception):
     """An event broke a rule; the message is the reason users read."""
 
@@ -36,18 +43,23 @@ class Rejected(Exception):
 class AgreementReplay:
     """State and entries of one agreement."""
 
-    def __init__(self, terms: AgreementTerms, ids: dict[str, IdRecord], emit: Callable[[IssuedEntry], None]):
+    def __init__(
+        self, terms: AgreementTerms, ids: dict[str, bytes | IdRecord], emit: Callable[[IssuedEntry], None],
+        number: int = 0,
+    ):
         from engine.warrants import WarrantBook  # warrants settle through this replay's issue()
 
         self.terms = terms
-        self.ids = ids
+        self.ids = ids  # every id in use, shared by the engine's agreements (SPEC §7)
+        self.number = number  # this agreement's number in the engine, as input records name it
         self.emit = emit
         self.lock = terms.lock_after_periods
+        self.locked_below = -1  # periods with a smaller index are locked
         self.chain = Chain(terms.id)
         self.closed = 0
         self.keys: dict[int, dict[str, Key]] = {}
-        self.contributions: dict[str, Contribution] = {}
-        self.release_at: dict[int, list[str]] = {}
+        self.pool_names: list[str] = []  # input records name pools by their number here
+        self.pool_numbers: dict[str, int] = {}
         self.restated: set[int] = set()
         self.entitled = ZERO  # E: every lease-back change issued so far
         self.issued = ZERO  # I: every lease-back amount issued so far
@@ -57,12 +69,15 @@ class AgreementReplay:
         }
         self.totals: dict[str, Decimal | int] = {}
         self.warrants = WarrantBook(self) if terms.first.warrants is not None else None
+        # For `plain_utilization`: spans already found to lie in one period of the term, and
+        # per period the pools of its governing version with their capacity (None: no backstop).
+        self._spans: dict[tuple[str, str], int] = {}
+        self._capacities = [self._period_capacities(period) for period in terms.periods]
 
     # ---- periods and locks -------------------------------------------------------------
 
     def is_locked(self, index: int) -> bool:
-        lock = self.lock
-        return lock is not None and self.closed >= index + 1 + lock
+        return index < self.locked_below
 
     def next_open(self) -> Period | None:
         periods = self.terms.periods
@@ -79,29 +94,122 @@ class AgreementReplay:
         return self.keys.get(index, {}).get(pool)
 
     def _lock_newly_locked(self) -> None:
-        """Forget a period once it is locked: it can never change again (SPEC §5.1, §7)."""
-        lock = self.lock
-        if lock is None or self.closed - 1 - lock < 0:
-            return
-        index = self.closed - 1 - lock
-        self.keys.pop(index, None)
-        for event_id in self.release_at.pop(index, ()):
-            contribution = self.contributions.get(event_id)
-            if contribution is not None:
-                if contribution.period_max == index:
-                    del self.contributions[event_id]
-                    self.ids.pop(event_id, None)
-                continue
-            record = self.ids.get(event_id)
-            if record is not None and record.agreement == self.terms.id and max(record.lock_periods) == index:
-                del self.ids[event_id]
+        """Forget a period once it is locked: it can never change again (SPEC §5.1, §7).
 
-    def watch_release(self, event_id: str, index: int) -> None:
-        self.release_at.setdefault(index, []).append(event_id)
+        An input's id is released with the last period its values ever counted in, a
+        correction's with the last period it touched; each is listed by a key of that period.
+        """
+        lock = self.lock
+        if lock is None:
+            return
+        self.locked_below = self.closed - lock
+        index = self.closed - 1 - lock
+        if index < 0:
+            return
+        ids = self.ids
+        for key in self.keys.pop(index, {}).values():
+            if not key.changes:  # inputs never corrected: each counted in this period alone
+                for event_id in key.inputs:
+                    del ids[event_id]
+                continue
+            for event_id in key.all_ids():
+                record = ids.get(event_id)
+                if record is None:
+                    continue
+                if type(record) is bytes:
+                    if input_agreement(record) == self.number and input_period_max(record) == index:
+                        del ids[event_id]
+                elif record.agreement == self.terms.id and record.lock_periods and max(record.lock_periods) == index:
+                    del ids[event_id]
+
+    def _pool_number(self, pool: str) -> int:
+        number = self.pool_numbers.get(pool)
+        if number is None:
+            number = self.pool_numbers[pool] = len(self.pool_names)
+            self.pool_names.append(pool)
+        return number
+
+    def fingerprint(self, event_id: str, applied: Input) -> bytes:
+        """The fingerprint of the line that applied an input (SPEC §7: a repeat must equal it)."""
+        if applied.fingerprint is not None:
+            return applied.fingerprint
+        start, end = applied.span
+        values = " ".join(applied.texts)
+        return plain_fingerprint(event_id, self.terms.id, self.pool_names[applied.pool], start, end, values)
+
+    def _order_of(self, event_id: str) -> int:
+        return input_order(self.ids[event_id])
+
+    def _input(self, event_id: str) -> Input | None:
+        """The applied input of this agreement with that id, or None."""
+        record = self.ids.get(event_id)
+        if type(record) is bytes and input_agreement(record) == self.number:
+            return unpack_input(record)
+        return None
 
     # ---- inputs ------------------------------------------------------------------------
 
-    def check_utilization(self, event: Utilization, replacing: Contribution | None = None) -> Period:
+    def _period_capacities(self, period: Period) -> dict[str, tuple[int, str, int]] | None:
+        version = self.terms.version_for_period(period)
+        if version.document.backstop is None:
+            return None
+        return {
+            pool.id: (self._pool_number(pool.id), pool.id, pool.gpus * period.hours)
+            for pool in version.document.pools
+        }
+
+    def plain_utilization(self, plain: PlainUtilization, order: int, line: int) -> bool:
+        """Apply a plain utilization line if it passes every rule of `check_utilization` as
+        plainly as nearly all do; False, with nothing changed, to leave it to `apply_input`,
+        which words the reason when it breaks one."""
+        event_id, _, pool_text, start_text, end_text, available, sold, values = plain
+        index = self._spans.get((start_text, end_text))
+        if index is None:
+            index = self._learn_span(start_text, end_text)
+            if index is None:
+                return False
+        if index < self.locked_below:
+            return False
+        capacities = self._capacities[index]
+        found = capacities.get(pool_text) if capacities is not None else None
+        if found is None:
+            return False
+        pool_number, pool, capacity = found
+        period_keys = self.keys.get(index)
+        key = period_keys.get(pool) if period_keys is not None else None
+        total = EXACT.add(key.available, available) if key is not None else available
+        if total > capacity:
+            return False
+        if key is None:
+            key = self.key(index, pool)
+        key.available = total
+        key.sold = EXACT.add(key.sold, sold)
+        key.inputs.append(event_id)
+        if index < self.closed:
+            self.restated.add(index)
+        self.ids[event_id] = pack_plain_utilization(order, line, index, self.number, pool_number, start_text, end_text, values)
+        return True
+
+    def _learn_span(self, start_text: str, end_text: str) -> int | None:
+        """The period holding the span [start, end) when it lies within one period of the term."""
+        if len(start_text) > TIMESTAMP_CHARS_MAX or len(end_text) > TIMESTAMP_CHARS_MAX:
+            return None
+        start, _ = timestamp_from_text(start_text)
+        end, _ = timestamp_from_text(end_text)
+        if start is None or end is None or not start < end:
+            return None
+        terms = self.terms
+        if start < terms.start_utc or end > terms.end_utc:
+            return None
+        period = terms.period_containing(start.date())
+        if period is None or end > terms.period_ends_utc[period.index]:
+            return None
+        if len(self._spans) >= _SPANS_MAX:
+            self._spans.clear()
+        self._spans[(start_text, end_text)] = period.index
+        return period.index
+
+    def check_utilization(self, event: Utilization, replacing: Input | None = None) -> Period:
         terms = self.terms
         if event.start < terms.start_utc or event.end > terms.end_utc:
             first = terms.first
@@ -125,9 +233,9 @@ class AgreementReplay:
         self._check_unlocked(period)
         key = self.peek_key(period.index, pool.id)
         total = key.available if key is not None else ZERO
-        if replacing is not None and replacing.event is not None and replacing.period == period.index:
-            if replacing.event.pool == pool.id:
-                total = EXACT.subtract(total, replacing.event.available_gpu_hours)
+        if replacing is not None and replacing.period == period.index and replacing.kind == UTILIZATION:
+            if self.pool_names[replacing.pool] == pool.id:
+                total = EXACT.subtract(total, replacing.values[0])
         total = EXACT.add(total, event.available_gpu_hours)
         capacity = pool.gpus * period.hours
         if total > capacity:
@@ -153,19 +261,21 @@ class AgreementReplay:
         if self.is_locked(period.index):
             raise Rejected(f"period {period.id} is locked")
 
-    def apply_input(self, event: Utilization | Revenue, order: int) -> tuple[int, ...]:
+    def apply_input(self, event: Utilization | Revenue, order: int, fingerprint: bytes, line: int) -> None:
+        """Check and apply an input event, and record its id as in use."""
         if type(event) is Utilization:
-            period = self.check_utilization(event)
+            index = self.check_utilization(event).index
+            pool, kind = self._pool_number(event.pool), UTILIZATION
+            texts = decimal_texts(event.available_gpu_hours, event.sold_gpu_hours)
         else:
-            period = self.check_revenue(event)
-        self._add(event, period.index, event.id, order)
-        self.contributions[event.id] = Contribution(order, type(event), event, period.index, period.index)
-        self.watch_release(event.id, period.index)
-        return self.terms.period_alone[period.index]
+            index = self.check_revenue(event).index
+            pool, kind, texts = 0, REVENUE, decimal_texts(event.amount)
+        self._add(event, index, event.id, order)
+        self.ids[event.id] = pack_input(fingerprint, order, line, index, index, index, self.number, pool, kind, texts)
 
     def apply_correction(self, event: Correction, order: int) -> tuple[int, ...]:
-        contribution = self.contributions.get(event.corrects)
-        if contribution is None:
+        original = self._input(event.corrects)
+        if original is None:
             record = self.ids.get(event.corrects)
             if record is not None and record.agreement == self.terms.id:
                 raise Rejected(f"corrects {event.corrects!r}, which is not a utilization or revenue event")
@@ -173,31 +283,37 @@ class AgreementReplay:
                 f"corrects {event.corrects!r}: no applied utilization or revenue event of this agreement has that id "
                 "(events of locked periods are no longer open to correction)"
             )
+        kind = Utilization if original.kind == UTILIZATION else Revenue
+        period = None if original.period == NO_PERIOD else original.period
         new_event = None
         new_period = None
         if event.replacement is not None:
-            typed = typed_replacement(event, contribution.kind)
+            typed = typed_replacement(event, kind)
             if isinstance(typed, str):
                 raise Rejected(typed)
             new_event = typed
             if isinstance(typed, Utilization):
-                new_period = self.check_utilization(typed, contribution).index
+                new_period = self.check_utilization(typed, original).index
             else:
                 new_period = self.check_revenue(typed).index
-        touched = sorted({index for index in (contribution.period, new_period) if index is not None})
+        touched = sorted({index for index in (period, new_period) if index is not None})
         for index in touched:
             self._check_unlocked(self.terms.periods[index])
-        if contribution.event is not None:
-            self._remove(contribution.event, contribution.period, event.id, order)
+        if period is not None:
+            self._remove(event.corrects, original, event.id, order)
+        pool, texts, period_max = original.pool, original.texts, original.period_max
         if new_event is not None:
-            self._add(new_event, new_period, event.id, order, original_order=contribution.order)
-            if new_period > contribution.period_max:
-                contribution.period_max = new_period
-                self.watch_release(event.corrects, new_period)
-        contribution.event = new_event
-        contribution.period = new_period
-        if touched:
-            self.watch_release(event.id, touched[-1])
+            self._add(new_event, new_period, event.id, order, original_order=original.order)
+            period_max = max(period_max, new_period)
+            if kind is Utilization:
+                pool = self._pool_number(new_event.pool)
+                texts = decimal_texts(new_event.available_gpu_hours, new_event.sold_gpu_hours)
+            else:
+                texts = decimal_texts(new_event.amount)
+        self.ids[event.corrects] = pack_input(
+            self.fingerprint(event.corrects, original), original.order, original.line, original.first_period,
+            NO_PERIOD if new_period is None else new_period, period_max, self.number, pool, original.kind, texts,
+        )
         return tuple(touched)
 
     def _add(self, event, index: int, cause: str, order: int, original_order: int | None = None) -> None:
@@ -208,21 +324,25 @@ class AgreementReplay:
         else:
             key = self.key(index, REVENUE_KEY)
             key.revenue = EXACT.add(key.revenue, event.amount)
-        key.events[event.id] = order if original_order is None else original_order
-        if cause != event.id:
-            key.events[cause] = order
+        if original_order is None:
+            key.inputs.append(event.id)
+        else:  # a replacement: it keeps the corrected event's place, and the correction is listed too
+            key.change(event.id, original_order)
+            key.change(cause, order)
         self._mark_restated(index)
 
-    def _remove(self, event, index: int, cause: str, order: int) -> None:
-        key = self.key(index, event.pool if type(event) is Utilization else REVENUE_KEY)
-        if type(event) is Utilization:
-            key.available = EXACT.subtract(key.available, event.available_gpu_hours)
-            key.sold = EXACT.subtract(key.sold, event.sold_gpu_hours)
+    def _remove(self, event_id: str, original: Input, cause: str, order: int) -> None:
+        if original.kind == UTILIZATION:
+            key = self.key(original.period, self.pool_names[original.pool])
+            available, sold = original.values
+            key.available = EXACT.subtract(key.available, available)
+            key.sold = EXACT.subtract(key.sold, sold)
         else:
-            key.revenue = EXACT.subtract(key.revenue, event.amount)
-        key.events.pop(event.id, None)
-        key.events[cause] = order
-        self._mark_restated(index)
+            key = self.key(original.period, REVENUE_KEY)
+            key.revenue = EXACT.subtract(key.revenue, original.values[0])
+        key.change(event_id, None)
+        key.change(cause, order)
+        self._mark_restated(original.period)
 
     def _mark_restated(self, index: int) -> None:
         if index < self.closed:
@@ -373,7 +493,7 @@ class AgreementReplay:
         self.issue(
             kind=kind, entry_id=entry_id, version=version, period=period.id, on=on, due=due,
             debtor=debtor, creditor=creditor, amount=amount, basis=basis,
-            events=key.event_ids() + causes, extra=extra,
+            events=key.event_ids(self._order_of) + causes, extra=extra,
         )
 
     # ---- payments ----------------------------------------------------------------------

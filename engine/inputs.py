@@ -1,58 +1,168 @@
-"""What the replay remembers of inputs: per-key totals and the events in force (SPEC §5.1).
+"""What the replay remembers of inputs: per-key totals and the events in force (SPEC §5.1, §7).
 
 A *key* is (period, pool) for lease-back or (period, revenue share). Its totals are exact
-running sums, so an event costs O(1) whatever the log's length; its `events` map holds the
-ids that shaped the totals, with their log order, for the entries' `events` field.
+running sums, so an event costs O(1) whatever the log's length.
+
+Without a lock an engine remembers every applied input event for as long as it runs, so
+that record is kept small: one `bytes` value per event, in the engine's id map, holding its
+fingerprint, log order, line, periods and values (`pack_input`). Together with the id it is
+keyed by and the key's list entry that is about 230 bytes per event, and, being bytes, it
+costs the garbage collector nothing.
 """
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
-from typing import NamedTuple
 from decimal import Decimal
+from typing import Callable, NamedTuple
 
-from engine.events.model import Revenue, Utilization
+from engine.events.reader import FINGERPRINT_BYTES
 from engine.numbers import ZERO
 
 REVENUE_KEY = ""  # the pool slot of a period's revenue-share key; pool ids are never empty
 
+UTILIZATION, REVENUE = 0, 1  # an input record's kind
+NO_PERIOD = -1  # the period of a voided input
+
 
 @dataclass(slots=True)
 class Key:
-    """Inputs and issuance state of one key."""
+    """Inputs and issuance state of one key.
+
+    `inputs` lists the ids of the events added to the key as they were applied, so in log
+    order; `changes` (None until a correction touches the key) maps an id to the log order
+    it now counts with, or to None once it no longer counts here. Corrections are rare, so
+    the common key is a plain list.
+    """
 
     available: Decimal = ZERO
     sold: Decimal = ZERO
     revenue: Decimal = ZERO
-    events: dict[str, int] = field(default_factory=dict)
+    inputs: list[str] = field(default_factory=list)
+    changes: dict[str, int | None] | None = None
     last_target: Decimal = ZERO  # the target last issued for this key (0 at first)
     first_entry: str | None = None
     adjustments: int = 0
 
-    def event_ids(self) -> list[str]:
-        return [event_id for event_id, _ in sorted(self.events.items(), key=lambda item: item[1])]
+    def change(self, event_id: str, order: int | None) -> None:
+        if self.changes is None:
+            self.changes = {}
+        self.changes[event_id] = order
 
+    def event_ids(self, order_of: Callable[[str], int]) -> list[str]:
+        """The ids that shaped the totals, in log order (`order_of` gives an input's order)."""
+        if not self.changes:
+            return list(self.inputs)
+        orders = {event_id: order_of(event_id) for event_id in self.inputs}
+        for event_id, order in self.changes.items():
+            if order is None:
+                orders.pop(event_id, None)
+            else:
+                orders[event_id] = order
+        return sorted(orders, key=orders.__getitem__)
 
-@dataclass(slots=True)
-class Contribution:
-    """An applied input event and where its current values count.
-
-    `event` is the values in force (the original or its latest replacement), None once
-    voided. `period_max` is the latest period it has ever counted in: its id is released
-    once that period is locked (SPEC §7), since periods lock in order.
-    """
-
-    order: int
-    kind: type  # Utilization or Revenue
-    event: Utilization | Revenue | None
-    period: int | None
-    period_max: int
+    def all_ids(self) -> list[str]:
+        """Every id the key has ever listed, counting or not (to release them at the lock)."""
+        return self.inputs + list(self.changes or ())
 
 
 class IdRecord(NamedTuple):
-    """An id in use: enough to judge a later line that repeats it (SPEC §7)."""
+    """An id in use by an event other than an input: enough to judge a later line that repeats it (SPEC §7)."""
 
     fingerprint: bytes
     line: int
     agreement: str
     lock_periods: tuple[int, ...]  # a repeat is rejected as locked when one of these is locked
+
+
+# order, line, first period, period (NO_PERIOD once voided), latest period, agreement, pool, flags
+_HEAD = struct.Struct("<qqiiiHHB")
+_ORDER = struct.Struct("<q")
+_PERIOD_MAX = struct.Struct("<i")
+_AGREEMENT = struct.Struct("<H")
+_PERIOD_MAX_AT, _AGREEMENT_AT = 8 + 8 + 4 + 4, 8 + 8 + 4 + 4 + 4
+_REVENUE_FLAG, _FINGERPRINTED_FLAG = 1, 2
+
+
+class Input(NamedTuple):
+    """An applied utilization or revenue event, unpacked from its record.
+
+    `period` is where its values count now (NO_PERIOD once voided), `first_period` where it
+    was applied (a repeat of its line is judged by that period's lock), `period_max` the
+    latest period it has ever counted in: its id is released once that period is locked.
+    `values` is (available, sold) for utilization, (amount,) for revenue, with `texts` the
+    decimal texts they read back from.
+
+    A plain utilization line (`read_plain_utilization`) is kept as the texts of its line
+    (`span`: start and end), from which its fingerprint is computed if a repeat ever comes;
+    every other input keeps its `fingerprint`.
+    """
+
+    order: int
+    line: int
+    first_period: int
+    period: int
+    period_max: int
+    agreement: int
+    pool: int
+    kind: int
+    fingerprint: bytes | None
+    span: tuple[str, str] | None
+    texts: tuple[str, ...]
+
+    @property
+    def values(self) -> tuple[Decimal, ...]:
+        return tuple(Decimal(text) for text in self.texts)
+
+
+_PLAIN_HEAD = _HEAD.pack  # for `pack_plain_utilization`, the replay's fast lane
+
+
+def pack_plain_utilization(
+    order: int, line: int, period: int, agreement: int, pool: int, start: str, end: str, values: str
+) -> bytes:
+    """The record of a plain utilization line: `values` is "available sold" as the line wrote them."""
+    return _PLAIN_HEAD(order, line, period, period, period, agreement, pool, UTILIZATION) + (
+        f"{start} {end} {values}".encode("ascii")
+    )
+
+
+def pack_input(
+    fingerprint: bytes, order: int, line: int, first_period: int, period: int, period_max: int,
+    agreement: int, pool: int, kind: int, texts: tuple[str, ...],
+) -> bytes:
+    """The record of any other input (or of a plain one once corrected)."""
+    flags = _FINGERPRINTED_FLAG | (_REVENUE_FLAG if kind == REVENUE else 0)
+    head = _HEAD.pack(order, line, first_period, period, period_max, agreement, pool, flags)
+    return head + fingerprint + " ".join(texts).encode("ascii")
+
+
+def unpack_input(record: bytes) -> Input:
+    order, line, first_period, period, period_max, agreement, pool, flags = _HEAD.unpack_from(record)
+    kind = REVENUE if flags & _REVENUE_FLAG else UTILIZATION
+    tail = record[_HEAD.size :]
+    if flags & _FINGERPRINTED_FLAG:
+        fingerprint, span = tail[:FINGERPRINT_BYTES], None
+        texts = tuple(tail[FINGERPRINT_BYTES:].decode("ascii").split(" "))
+    else:
+        start, end, *rest = tail.decode("ascii").split(" ")
+        fingerprint, span, texts = None, (start, end), tuple(rest)
+    return Input(order, line, first_period, period, period_max, agreement, pool, kind, fingerprint, span, texts)
+
+
+def input_order(record: bytes) -> int:
+    return _ORDER.unpack_from(record)[0]
+
+
+def input_period_max(record: bytes) -> int:
+    return _PERIOD_MAX.unpack_from(record, _PERIOD_MAX_AT)[0]
+
+
+def input_agreement(record: bytes) -> int:
+    return _AGREEMENT.unpack_from(record, _AGREEMENT_AT)[0]
+
+
+def decimal_texts(*values: Decimal) -> tuple[str, ...]:
+    """Texts that read back to the very same values (exponent included)."""
+    return tuple(str(value) for value in values)

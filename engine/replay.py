@@ -13,18 +13,19 @@ import pickle
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import BinaryIO, Iterable, Iterator, Mapping, NamedTuple
+from typing import BinaryIO, Callable, Iterable, Iterator, Mapping, NamedTuple
 
 from engine.agreement_replay import AgreementReplay, Rejected
 from engine.documents.loader import load_agreements, load_agreements_from_mappings
 from engine.events import model as ev
-from engine.events.reader import LongLines, iter_lines, parse_line
-from engine.inputs import IdRecord
+from engine.events.reader import LongLines, iter_lines, parse_line, read_plain_utilization
+from engine.inputs import IdRecord, unpack_input
 from engine.ledger import IssuedEntry
 from engine.terms import AgreementTerms
 
 ENGINE_NAME = "backstop"
 SEMANTICS = "backstop/v1"
+_PROGRESS_MASK = 2**14 - 1  # feed_log reports progress every 16,384 lines
 
 
 def _json_text(value: object) -> str:
@@ -80,12 +81,13 @@ class Engine:
         return cls(load_agreements_from_mappings(documents))
 
     def __init__(self, agreements: Iterable) -> None:
-        self.ids: dict[str, IdRecord] = {}
+        self.ids: dict[str, bytes | IdRecord] = {}  # every id in use: an input record, or an IdRecord
         self._issued: list[IssuedEntry] = []
         self.agreements: dict[str, AgreementReplay] = {}
-        for loaded in sorted(agreements, key=lambda agreement: agreement.id):
+        for number, loaded in enumerate(sorted(agreements, key=lambda agreement: agreement.id)):
             terms = AgreementTerms(loaded.id, tuple(loaded.versions))
-            self.agreements[loaded.id] = AgreementReplay(terms, self.ids, self._issued.append)
+            self.agreements[loaded.id] = AgreementReplay(terms, self.ids, self._issued.append, number)
+        self._replays = list(self.agreements.values())  # by number, as input records name them
         self.lines = 0
         self.applied = 0
         self.duplicates = 0
@@ -101,8 +103,35 @@ class Engine:
         A line over 1 MiB reaches its outcome cut short (it is rejected for its length); give
         `long_lines` to receive such lines whole as they stream by.
         """
+        plain = self._plain
         for number, raw in iter_lines(stream, long_lines):
-            yield self.feed_line(raw, number)
+            self._last_line = number
+            event_id = plain(raw, number)
+            if event_id is not None:
+                yield LineOutcome(number, event_id, "applied", None, raw, ())
+            else:
+                yield self._feed(raw, number)
+
+    def feed_log(
+        self, stream: BinaryIO, long_lines: LongLines | None = None, progress: Callable[[], None] | None = None,
+    ) -> Iterator[LineOutcome]:
+        """Replay a JSON Lines stream, yielding only the outcomes a ledger writer needs: of the
+        lines that issued entries or were rejected. `progress` is called every few thousand lines.
+
+        This is `feed_stream` for whole logs: an applied utilization line, nearly every line of
+        a real log, costs no outcome.
+        """
+        plain = self._plain
+        for number, raw in iter_lines(stream, long_lines):
+            self._last_line = number
+            if plain(raw, number) is None:
+                outcome = self._feed(raw, number)
+                if outcome.entries or outcome.status == "rejected":
+                    yield outcome
+            if progress is not None and not self.lines & _PROGRESS_MASK:
+                progress()
+        if progress is not None:
+            progress()
 
     def feed_lines(self, lines: Iterable[bytes | str]) -> Iterator[LineOutcome]:
         """Replay lines given one by one (each without its line end); blank ones are skipped."""
@@ -130,6 +159,31 @@ class Engine:
         self._last_line = number
         if not raw.strip(b" \t"):
             return None
+        event_id = self._plain(raw, number)
+        if event_id is not None:
+            return LineOutcome(number, event_id, "applied", None, raw, ())
+        outcome = self._feed(raw, number)
+        if strict and outcome.status == "rejected":
+            raise RejectedLine(outcome)
+        return outcome
+
+    def _plain(self, raw: bytes, number: int) -> str | None:
+        """Apply a plain utilization line that breaks no rule, returning its id; None, with
+        nothing changed, to leave the line to `_feed`. Utilization issues no entries."""
+        line = read_plain_utilization(raw)
+        if line is None or line.id in self.ids:
+            return None
+        replay = self.agreements.get(line.agreement)
+        order = self._order + 1
+        if replay is None or not replay.plain_utilization(line, order, number):
+            return None
+        self._order = order
+        self.lines += 1
+        self.applied += 1
+        return line.id
+
+    def _feed(self, raw: bytes, number: int) -> LineOutcome:
+        """Replay one non-blank line the general way."""
         self.lines += 1
         self._order += 1
         parsed = parse_line(number, raw)
@@ -143,10 +197,7 @@ class Engine:
         entries = ()
         if self._issued:
             entries, self._issued[:] = tuple(self._issued), []
-        outcome = LineOutcome(number, parsed.id, status, reason, raw, entries)
-        if strict and status == "rejected":
-            raise RejectedLine(outcome)
-        return outcome
+        return LineOutcome(number, parsed.id, status, reason, raw, entries)
 
     def close_through(self, day: date) -> tuple[IssuedEntry, ...]:
         """After the last event: close, per agreement in id order, every open period ending by `day`."""
@@ -172,45 +223,52 @@ class Engine:
             known = ", ".join(self.agreements) or "none"
             return "rejected", f"unknown agreement {event.agreement!r} (agreements: {known})"
         try:
-            lock_periods = self._apply(replay, event, order)
+            self._apply(replay, parsed, order)
         except Rejected as rejection:
             if self._issued:
                 raise AssertionError(f"engine bug: line {parsed.number} was rejected after issuing entries") from rejection
             return "rejected", str(rejection)
-        self.ids[event.id] = IdRecord(parsed.fingerprint, parsed.number, event.agreement, lock_periods)
         return "applied", None
 
-    def _judge_repeat(self, parsed: ev.ParsedLine, record: IdRecord) -> tuple[str, str | None]:
-        if record.fingerprint != parsed.fingerprint:
-            return "rejected", (
-                f"id {parsed.id!r} was already applied from line {record.line} with different content"
-            )
-        replay = self.agreements[record.agreement]
-        for index in record.lock_periods:
+    def _judge_repeat(self, parsed: ev.ParsedLine, record: bytes | IdRecord) -> tuple[str, str | None]:
+        if type(record) is bytes:
+            applied = unpack_input(record)
+            replay = self._replays[applied.agreement]
+            fingerprint, line = replay.fingerprint(parsed.id, applied), applied.line
+            lock_periods: tuple[int, ...] = (applied.first_period,)
+        else:
+            fingerprint, line, replay = record.fingerprint, record.line, self.agreements[record.agreement]
+            lock_periods = record.lock_periods
+        if fingerprint != parsed.fingerprint:
+            return "rejected", f"id {parsed.id!r} was already applied from line {line} with different content"
+        for index in lock_periods:
             if replay.is_locked(index):
                 return "rejected", f"period {replay.terms.periods[index].id} is locked"
         return "duplicate", None
 
-    def _apply(self, replay: AgreementReplay, event: ev.Event, order: int) -> tuple[int, ...]:
-        """Apply one event; returns the periods whose lock makes a repeat of it "locked"."""
+    def _apply(self, replay: AgreementReplay, parsed: ev.ParsedLine, order: int) -> None:
+        """Apply one event and record its id as in use."""
+        event = parsed.event
         kind = type(event)
         if kind is ev.Utilization or kind is ev.Revenue:
-            return replay.apply_input(event, order)
-        if isinstance(event, ev.Correction):
-            return replay.apply_correction(event, order)
-        if isinstance(event, ev.Close):
+            replay.apply_input(event, order, parsed.fingerprint, parsed.number)
+            return  # the input record holds what judges a repeat
+        lock_periods: tuple[int, ...] = ()
+        if kind is ev.Correction:
+            lock_periods = replay.apply_correction(event, order)
+        elif kind is ev.Close:
             replay.close(replay.check_close(event), event.id)
-        elif isinstance(event, ev.TrueUp):
+        elif kind is ev.TrueUp:
             replay.check_true_up(event)
             replay.true_up(event)
-        elif isinstance(event, ev.Payment):
+        elif kind is ev.Payment:
             replay.check_payment(event)
             replay.pay(event)
         else:
             if replay.warrants is None:
                 raise Rejected(f"agreement {replay.terms.id} has no warrants; a {type(event).__name__} event does not apply")
             replay.warrants.apply(event)
-        return ()
+        self.ids[event.id] = IdRecord(parsed.fingerprint, parsed.number, event.agreement, lock_periods)
 
     # ---- keeping going later -------------------------------------------------------------
 

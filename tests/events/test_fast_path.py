@@ -52,3 +52,73 @@ def test_lines_the_fast_path_does_not_take():
                 b'{"a":-0}', b'{"a":true}', b'{"a": "b"}', b'\xef\xbb\xbf{"a":"b"}', b'{"a":"b"}x']:
         assert reader._parsed_plain(1, raw) is None, raw
         assert reader.parse_line(1, raw) == general(raw)
+
+
+# --- The replay's lane: `read_plain_utilization` and `plain_fingerprint` ------------------
+
+REPEATED = st.lists(st.sampled_from(["id", "pool", "start", "sold_gpu_hours"]), max_size=2)
+
+
+def with_repeats(obj: dict, repeated: list[str], separators: tuple[str, str]) -> bytes:
+    """The object's JSON with some members written twice (the first copy loses)."""
+    item, key = separators
+    members = [json.dumps(name) + key + json.dumps("shadowed") for name in repeated]
+    members += [json.dumps(name, ensure_ascii=False) + key + json.dumps(value, ensure_ascii=False)
+                for name, value in obj.items()]
+    return ("{" + item.join(members) + "}").encode("utf-8")
+
+
+@given(st.dictionaries(st.sampled_from(["id", "type", "pool", "start", "end", "available_gpu_hours",
+                                        "sold_gpu_hours", "agreement", "extra"]), VALUES, max_size=4),
+       REPEATED, st.sampled_from([(",", ":"), (", ", ": "), (" ,", " : ")]))
+def test_plain_utilization_reads_what_the_general_path_types(changes, repeated, separators):
+    raw = with_repeats(utilization_like(changes), repeated, separators)
+    plain = reader.read_plain_utilization(raw)
+    parsed = general(raw)
+    if plain is None:
+        return
+    event = parsed.event
+    assert parsed.problem is None, parsed.problem
+    assert (plain.id, plain.agreement, plain.pool) == (event.id, event.agreement, event.pool)
+    assert (plain.available_gpu_hours, plain.sold_gpu_hours) == (event.available_gpu_hours, event.sold_gpu_hours)
+    assert str(plain.available_gpu_hours) == str(event.available_gpu_hours)
+    assert str(plain.sold_gpu_hours) == str(event.sold_gpu_hours)
+    moment_start, _ = reader.timestamp_from_text(plain.start)
+    moment_end, _ = reader.timestamp_from_text(plain.end)
+    assert (moment_start, moment_end) == (event.start, event.end)
+    fingerprint = reader.plain_fingerprint(plain.id, plain.agreement, plain.pool, plain.start, plain.end, plain.values)
+    assert fingerprint == parsed.fingerprint
+
+
+def test_lines_the_plain_lane_leaves_to_the_general_path():
+    good = utilization_like({})
+    assert reader.read_plain_utilization(json.dumps(good).encode()) is not None
+    for raw in [
+        with_repeats(good, ["pool"], (",", ":")),  # a repeated key
+        json.dumps({**good, "id": "u\u00e9"}).encode(),  # an escape
+        json.dumps({**good, "sold_gpu_hours": 38.4}).encode(),  # a number
+        json.dumps({**good, "sold_gpu_hours": "65"}).encode(),  # sold above available
+        json.dumps({**good, "sold_gpu_hours": "-1"}).encode(),
+        json.dumps({**good, "available_gpu_hours": "1e3"}).encode(),
+        json.dumps({**good, "meta": {}}).encode(),
+        json.dumps({**good, "type": "revenue"}).encode(),
+        json.dumps({**good, "id": ""}).encode(),
+        json.dumps({**good, "id": "x" * 129}, ensure_ascii=False).encode(),
+        json.dumps({**good, "pool": ["p"]}).encode(),
+        b"[" + json.dumps(good).encode() + b"]",
+    ]:
+        assert reader.read_plain_utilization(raw) is None, raw
+
+
+@given(st.sampled_from(["2026-01-01T00:00:00Z", "2026-12-31T23:59:59Z", "2026-01-01T24:00:00Z",
+                        "2026-02-29T00:00:00Z", "2028-02-29T00:00:00Z", "2026-01-01T00:60:00Z",
+                        "2026-01-01T00:00:60Z", "2026-13-01T00:00:00Z", "0000-01-01T00:00:00Z"]))
+def test_utc_seconds_read_in_c_as_the_general_reading_does(text):
+    fast = reader.timestamp_from_text.__wrapped__(text)
+    original = reader._UTC_SECONDS_TEXT
+    reader._UTC_SECONDS_TEXT = reader.re.compile("(?!)")  # never matches: the general reading only
+    try:
+        slow = reader.timestamp_from_text.__wrapped__(text)
+    finally:
+        reader._UTC_SECONDS_TEXT = original
+    assert fast == slow
