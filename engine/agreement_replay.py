@@ -71,7 +71,8 @@ class AgreementReplay:
         self.warrants = WarrantBook(self) if terms.first.warrants is not None else None
         # For `plain_utilization`: spans already found to lie in one period of the term, and
         # per period the pools of its governing version with their capacity (None: no backstop).
-        self._spans: dict[tuple[str, str], int] = {}
+        self._spans: dict[tuple[str, str], tuple[int, int]] = {}  # (start, end) -> (period, span number)
+        self.period_spans: dict[int, list[tuple[str, str]]] = {}  # the spans plain records name, per period
         self._capacities = [self._period_capacities(period) for period in terms.periods]
 
     # ---- periods and locks -------------------------------------------------------------
@@ -107,12 +108,13 @@ class AgreementReplay:
         if index < 0:
             return
         ids = self.ids
+        self.period_spans.pop(index, None)
         for key in self.keys.pop(index, {}).values():
-            if not key.changes:  # inputs never corrected: each counted in this period alone
-                for event_id in key.inputs:
+            changes = key.changes or {}
+            for event_id in key.inputs:
+                if event_id not in changes:  # never corrected: it counted in this period alone
                     del ids[event_id]
-                continue
-            for event_id in key.all_ids():
+            for event_id in changes:
                 record = ids.get(event_id)
                 if record is None:
                     continue
@@ -133,7 +135,7 @@ class AgreementReplay:
         """The fingerprint of the line that applied an input (SPEC §7: a repeat must equal it)."""
         if applied.fingerprint is not None:
             return applied.fingerprint
-        start, end = applied.span
+        start, end = self.period_spans[applied.first_period][applied.span]
         values = " ".join(applied.texts)
         return plain_fingerprint(event_id, self.terms.id, self.pool_names[applied.pool], start, end, values)
 
@@ -163,11 +165,10 @@ class AgreementReplay:
         plainly as nearly all do; False, with nothing changed, to leave it to `apply_input`,
         which words the reason when it breaks one."""
         event_id, _, pool_text, start_text, end_text, available, sold, values = plain
-        index = self._spans.get((start_text, end_text))
-        if index is None:
-            index = self._learn_span(start_text, end_text)
-            if index is None:
-                return False
+        span = self._spans.get((start_text, end_text)) or self._learn_span(start_text, end_text)
+        if span is None:
+            return False
+        index, span_number = span
         if index < self.locked_below:
             return False
         capacities = self._capacities[index]
@@ -187,11 +188,12 @@ class AgreementReplay:
         key.inputs.append(event_id)
         if index < self.closed:
             self.restated.add(index)
-        self.ids[event_id] = pack_plain_utilization(order, line, index, self.number, pool_number, start_text, end_text, values)
+        self.ids[event_id] = pack_plain_utilization(order, line, index, self.number, pool_number, span_number, values)
         return True
 
-    def _learn_span(self, start_text: str, end_text: str) -> int | None:
-        """The period holding the span [start, end) when it lies within one period of the term."""
+    def _learn_span(self, start_text: str, end_text: str) -> tuple[int, int] | None:
+        """The period holding the span [start, end), when it lies within one period of the
+        term, and the span's number among that period's spans."""
         if len(start_text) > TIMESTAMP_CHARS_MAX or len(end_text) > TIMESTAMP_CHARS_MAX:
             return None
         start, _ = timestamp_from_text(start_text)
@@ -206,8 +208,10 @@ class AgreementReplay:
             return None
         if len(self._spans) >= _SPANS_MAX:
             self._spans.clear()
-        self._spans[(start_text, end_text)] = period.index
-        return period.index
+        spans = self.period_spans.setdefault(period.index, [])
+        span = self._spans[(start_text, end_text)] = (period.index, len(spans))
+        spans.append((start_text, end_text))
+        return span
 
     def check_utilization(self, event: Utilization, replacing: Input | None = None) -> Period:
         terms = self.terms

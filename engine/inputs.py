@@ -12,6 +12,7 @@ costs the garbage collector nothing.
 
 from __future__ import annotations
 
+import bisect
 import struct
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -51,21 +52,25 @@ class Key:
         self.changes[event_id] = order
 
     def event_ids(self, order_of: Callable[[str], int]) -> list[str]:
-        """The ids that shaped the totals, in log order (`order_of` gives an input's order)."""
-        if not self.changes:
+        """The ids that shaped the totals, in log order (`order_of` gives an input's order).
+
+        `inputs` is already in log order; the few ids a correction added are merged into it
+        by bisection, so listing a key costs a copy, not a sort.
+        """
+        changes = self.changes
+        if not changes:
             return list(self.inputs)
-        orders = {event_id: order_of(event_id) for event_id in self.inputs}
-        for event_id, order in self.changes.items():
-            if order is None:
-                orders.pop(event_id, None)
-            else:
-                orders[event_id] = order
-        return sorted(orders, key=orders.__getitem__)
-
-    def all_ids(self) -> list[str]:
-        """Every id the key has ever listed, counting or not (to release them at the lock)."""
-        return self.inputs + list(self.changes or ())
-
+        kept = [event_id for event_id in self.inputs if event_id not in changes]
+        added = sorted((order, event_id) for event_id, order in changes.items() if order is not None)
+        listed: list[str] = []
+        start = 0
+        for order, event_id in added:
+            position = bisect.bisect_left(kept, order, start, key=order_of)
+            listed.extend(kept[start:position])
+            listed.append(event_id)
+            start = position
+        listed.extend(kept[start:])
+        return listed
 
 class IdRecord(NamedTuple):
     """An id in use by an event other than an input: enough to judge a later line that repeats it (SPEC §7)."""
@@ -76,8 +81,8 @@ class IdRecord(NamedTuple):
     lock_periods: tuple[int, ...]  # a repeat is rejected as locked when one of these is locked
 
 
-# order, line, first period, period (NO_PERIOD once voided), latest period, agreement, pool, flags
-_HEAD = struct.Struct("<qqiiiHHB")
+# order, line, first period, period (NO_PERIOD once voided), latest period, agreement, pool, flags, span
+_HEAD = struct.Struct("<qqiiiHHBI")
 _ORDER = struct.Struct("<q")
 _PERIOD_MAX = struct.Struct("<i")
 _AGREEMENT = struct.Struct("<H")
@@ -94,9 +99,9 @@ class Input(NamedTuple):
     `values` is (available, sold) for utilization, (amount,) for revenue, with `texts` the
     decimal texts they read back from.
 
-    A plain utilization line (`read_plain_utilization`) is kept as the texts of its line
-    (`span`: start and end), from which its fingerprint is computed if a repeat ever comes;
-    every other input keeps its `fingerprint`.
+    A plain utilization line (`read_plain_utilization`) keeps no fingerprint: its texts are
+    the values' and, by number within the period (`span`), its start and end's, from which
+    the fingerprint is made if a repeat ever comes. Every other input keeps its `fingerprint`.
     """
 
     order: int
@@ -108,7 +113,7 @@ class Input(NamedTuple):
     pool: int
     kind: int
     fingerprint: bytes | None
-    span: tuple[str, str] | None
+    span: int | None
     texts: tuple[str, ...]
 
     @property
@@ -119,13 +124,9 @@ class Input(NamedTuple):
 _PLAIN_HEAD = _HEAD.pack  # for `pack_plain_utilization`, the replay's fast lane
 
 
-def pack_plain_utilization(
-    order: int, line: int, period: int, agreement: int, pool: int, start: str, end: str, values: str
-) -> bytes:
+def pack_plain_utilization(order: int, line: int, period: int, agreement: int, pool: int, span: int, values: str) -> bytes:
     """The record of a plain utilization line: `values` is "available sold" as the line wrote them."""
-    return _PLAIN_HEAD(order, line, period, period, period, agreement, pool, UTILIZATION) + (
-        f"{start} {end} {values}".encode("ascii")
-    )
+    return _PLAIN_HEAD(order, line, period, period, period, agreement, pool, UTILIZATION, span) + values.encode("ascii")
 
 
 def pack_input(
@@ -134,20 +135,20 @@ def pack_input(
 ) -> bytes:
     """The record of any other input (or of a plain one once corrected)."""
     flags = _FINGERPRINTED_FLAG | (_REVENUE_FLAG if kind == REVENUE else 0)
-    head = _HEAD.pack(order, line, first_period, period, period_max, agreement, pool, flags)
+    head = _HEAD.pack(order, line, first_period, period, period_max, agreement, pool, flags, 0)
     return head + fingerprint + " ".join(texts).encode("ascii")
 
 
 def unpack_input(record: bytes) -> Input:
-    order, line, first_period, period, period_max, agreement, pool, flags = _HEAD.unpack_from(record)
+    order, line, first_period, period, period_max, agreement, pool, flags, span = _HEAD.unpack_from(record)
     kind = REVENUE if flags & _REVENUE_FLAG else UTILIZATION
     tail = record[_HEAD.size :]
     if flags & _FINGERPRINTED_FLAG:
         fingerprint, span = tail[:FINGERPRINT_BYTES], None
-        texts = tuple(tail[FINGERPRINT_BYTES:].decode("ascii").split(" "))
+        tail = tail[FINGERPRINT_BYTES:]
     else:
-        start, end, *rest = tail.decode("ascii").split(" ")
-        fingerprint, span, texts = None, (start, end), tuple(rest)
+        fingerprint = None
+    texts = tuple(tail.decode("ascii").split(" "))
     return Input(order, line, first_period, period, period_max, agreement, pool, kind, fingerprint, span, texts)
 
 

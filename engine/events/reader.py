@@ -79,25 +79,51 @@ def iter_lines(stream: BinaryIO, long_lines: LongLines | None = None) -> Iterato
     of only spaces and tabs is blank. Memory is bounded: a line longer than
     `LINE_BYTES_MAX` is yielded cut to `LINE_BYTES_MAX + 1` bytes (enough for `parse_line`
     to reject it), and the whole of it goes to `long_lines`, piece by piece, if given.
+
+    The stream is read in blocks and split in C; `read1` is used where the stream has it,
+    so lines arriving on a pipe are replayed as they come, not once a block is full.
     """
-    readline = stream.readline
+    read = getattr(stream, "read1", None) or stream.read
     number = 0
+    carry = b""  # the start of a line whose end has not been read yet
     while True:
-        chunk = readline(_CHUNK_BYTES)
-        if not chunk:
-            return
-        number += 1
-        if chunk[-1:] == b"\n":
-            line = chunk[:-2] if chunk[-2:] == b"\r\n" else chunk[:-1]
-        elif len(chunk) < _CHUNK_BYTES:
-            line = chunk  # the last line, without LF
-        else:
-            line, blank = _drain_long_line(readline, chunk, number, long_lines)
+        block = read(_BLOCK_BYTES)
+        if not block:
+            break
+        lines = (carry + block).split(b"\n") if carry else block.split(b"\n")
+        carry = lines.pop()
+        for line in lines:
+            number += 1
+            if line[-1:] == b"\r":
+                line = line[:-1]
+            if line[:1] != b"{" and not line.strip(b" \t"):
+                continue
+            if len(line) > LINE_BYTES_MAX:
+                line = _whole_long_line(line, number, long_lines)
+            yield number, line
+        if len(carry) > LINE_BYTES_MAX + 1:  # too long already: stream the rest of it through
+            number += 1
+            line, blank = _drain_long_line(stream.readline, carry, number, long_lines)
+            carry = b""
             if not blank:
                 yield number, line
-            continue
-        if line.strip(b" \t"):
-            yield number, line
+    if carry:  # the last line, without LF
+        number += 1
+        if carry.strip(b" \t"):
+            if len(carry) > LINE_BYTES_MAX:
+                carry = _whole_long_line(carry, number, long_lines)
+            yield number, carry
+
+
+_BLOCK_BYTES = 2**18
+
+
+def _whole_long_line(line: bytes, number: int, long_lines: LongLines | None) -> bytes:
+    """Hand an over-long line that was read whole to `long_lines`; return its first bytes."""
+    if long_lines is not None:
+        long_lines.write(number, line)
+        long_lines.end(number, False)
+    return line[: LINE_BYTES_MAX + 1]
 
 
 def _drain_long_line(
@@ -300,7 +326,9 @@ class PlainUtilization(NamedTuple):
     values: str  # "available sold", as the line wrote them
 
 
-_PLAIN_QUOTES = 4 * len(_UTILIZATION_KEYS)
+_PLAIN_MEMBERS = len(_UTILIZATION_KEYS)
+_PLAIN_QUOTES = 4 * _PLAIN_MEMBERS
+_ZERO = Decimal(0)
 _new_plain = tuple.__new__  # a named tuple built in C: this runs for nearly every line
 
 
@@ -312,32 +340,37 @@ def read_plain_utilization(raw: bytes) -> PlainUtilization | None:
     and no fingerprint: `plain_fingerprint` makes it from these texts if the id is ever
     repeated. On None nothing is lost: the line takes the general path.
 
-    What orjson does not check is settled by counting quotes: without a backslash every
-    quote delimits a string, so eight distinct members with string values hold exactly 32,
-    and a repeated key (which orjson drops silently) adds at least its own two.
+    orjson is as strict as SPEC §4 (UTF-8, no lone surrogate, no NaN, nothing after the
+    object) but keeps the last of repeated keys silently. Counting quotes settles that:
+    eight distinct members with string values hold at least 32 quotes, exactly 32 when no
+    quote is escaped, and a repeated key adds at least its own two.
     The caller must still accept only timestamps `timestamp_from_text` reads, start before end.
     """
-    if b"\\" in raw or raw.count(b'"') != _PLAIN_QUOTES:
+    if raw.count(b'"') != _PLAIN_QUOTES:
         return None
     try:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError:
         return None
-    if type(obj) is not dict or obj.keys() != _UTILIZATION_KEYS:
+    if type(obj) is not dict or len(obj) != _PLAIN_MEMBERS:
         return None
-    identifier, agreement, pool = obj["id"], obj["agreement"], obj["pool"]
-    start, end = obj["start"], obj["end"]
-    available_text, sold_text = obj["available_gpu_hours"], obj["sold_gpu_hours"]
+    try:  # eight members, all of these: exactly the fields of a utilization event
+        identifier, kind, agreement, pool = obj["id"], obj["type"], obj["agreement"], obj["pool"]
+        start, end = obj["start"], obj["end"]
+        available_text, sold_text = obj["available_gpu_hours"], obj["sold_gpu_hours"]
+    except KeyError:
+        return None
     if (
-        obj["type"] != "utilization"
+        kind != "utilization"
         or type(identifier) is not str or not 0 < len(identifier) <= ID_CHARS_MAX
         or type(agreement) is not str or type(pool) is not str
         or type(start) is not str or type(end) is not str
         or type(available_text) is not str or type(sold_text) is not str
     ):
         return None
-    available, sold = _quantity(available_text), _quantity(sold_text)
-    if available is None or sold is None or sold < 0 or sold > available:
+    available = _QUANTITIES.get(available_text) or _quantity(available_text)
+    sold = _QUANTITIES.get(sold_text) or _quantity(sold_text)
+    if available is None or sold is None or sold < _ZERO or sold > available:
         return None
     return _new_plain(PlainUtilization, (
         identifier, agreement, pool, start, end, available, sold, available_text + " " + sold_text,
