@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+
+import orjson
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,8 +18,16 @@ GENESIS = "0" * 64
 
 
 def canonical_json(value: Any) -> str:
-    """SPEC §6 canonical JSON: sorted keys, no white space, only `"`, `\\` and controls escaped."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """SPEC §6 canonical JSON: sorted keys, no white space, only `"`, `\\` and controls escaped.
+
+    orjson writes exactly what SPEC's `json.dumps(...)` does (keys sorted by code point, the
+    same escapes) several times faster; a test holds the two to the same text. Integers
+    beyond 64 bits, which orjson refuses, take `json.dumps` itself.
+    """
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode("utf-8")
+    except orjson.JSONEncodeError:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def entry_hash(entry: dict) -> str:
@@ -51,11 +61,15 @@ class Chain:
         entry = dict(fields)
         entry["seq"] = self.length + 1
         entry["prev"] = self.head or GENESIS
-        body = canonical_json(entry)
+        # The hash covers the entry without `hash`; the line is the same text with `hash` in
+        # its sorted place. Written as the members before and after it, the (often long)
+        # entry is serialized once.
+        before = canonical_json({key: value for key, value in entry.items() if key < "hash"})[1:-1]
+        after = canonical_json({key: value for key, value in entry.items() if key > "hash"})[1:-1]
+        body = "{" + ",".join(part for part in (before, after) if part) + "}"
         digest = hashlib.sha256(body.encode("utf-8")).hexdigest()
         entry["hash"] = digest
-        # The sealed line is the body with the hash added; re-serializing keeps key order canonical.
-        line = canonical_json(entry)
+        line = "{" + ",".join(part for part in (before, f'"hash":"{digest}"', after) if part) + "}"
         self.length += 1
         self.head = digest
         return IssuedEntry(self.agreement, entry["id"], entry, (line + "\n").encode("utf-8"))
