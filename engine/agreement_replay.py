@@ -281,7 +281,7 @@ class AgreementReplay:
         original = self._input(event.corrects)
         if original is None:
             record = self.ids.get(event.corrects)
-            if record is not None and record.agreement == self.terms.id:
+            if type(record) is IdRecord and record.agreement == self.terms.id:
                 raise Rejected(f"corrects {event.corrects!r}, which is not a utilization or revenue event")
             raise Rejected(
                 f"corrects {event.corrects!r}: no applied utilization or revenue event of this agreement has that id "

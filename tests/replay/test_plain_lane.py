@@ -81,3 +81,16 @@ def test_the_lane_is_taken_and_judges_repeats_of_its_lines():
     outcome = engine.feed_line(changed, 3)
     assert outcome.status == "rejected"
     assert outcome.reason == "id 'u-1' was already applied from line 1 with different content"
+
+
+def test_a_correction_naming_another_agreements_input_is_rejected():
+    engine = Engine.from_path("contracts")
+    line = {"id": "u-9", "type": "utilization", "agreement": "gb300-monthly", "pool": "gb300-a",
+            "start": "2026-01-01T00:00:00Z", "end": "2026-01-01T01:00:00Z",
+            "available_gpu_hours": "64", "sold_gpu_hours": "40.5"}
+    assert engine.feed_line(json.dumps(line, separators=(",", ":"))).status == "applied"
+    agreements = sorted(engine.agreements)
+    other = next(name for name in agreements if name != "gb300-monthly")
+    outcome = engine.feed_event({"id": "k-1", "type": "correction", "agreement": other, "corrects": "u-9", "void": True})
+    assert outcome.status == "rejected"
+    assert outcome.reason.startswith("corrects 'u-9': no applied utilization or revenue event of this agreement")
