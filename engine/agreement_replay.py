@@ -16,10 +16,10 @@ from typing import Callable
 from engine.calendar import Period, add_days, contract_year
 from engine.events.model import Close, Correction, Payment, Revenue, TrueUp, Utilization
 from engine.events.reader import replacement as typed_replacement
-from engine.events.reader import TIMESTAMP_CHARS_MAX, PlainUtilization, plain_fingerprint, timestamp_from_text
+from engine.events.reader import TIMESTAMP_CHARS_MAX, plain_fingerprint, timestamp_from_text
 from engine.inputs import (
     NO_PERIOD, REVENUE, REVENUE_KEY, UTILIZATION, IdRecord, Input, Key, decimal_texts, input_agreement,
-    input_order, input_period_max, pack_input, pack_plain_utilization, unpack_input,
+    input_order, input_period_max, pack_input, plain_utilization_head, unpack_input,
 )
 from engine.ledger import Chain, IssuedEntry
 from engine.numbers import EXACT, ZERO, decimal_text, format_amount, sum_text
@@ -33,6 +33,7 @@ OBLIGATION_KINDS = frozenset(
 SHARE_KINDS = frozenset({"warrant_vested", "split_adjustment", "share_delivery"})
 
 
+_add = EXACT.add  # exact sums, bound once: the plain lane adds twice per line
 _SPANS_MAX = 65_536  # hourly reports of a few years; the cache starts afresh when full
 
 
@@ -71,8 +72,9 @@ class AgreementReplay:
         self.warrants = WarrantBook(self) if terms.first.warrants is not None else None
         # For `plain_utilization`: spans already found to lie in one period of the term, and
         # per period the pools of its governing version with their capacity (None: no backstop).
-        self._spans: dict[tuple[str, str], tuple[int, int]] = {}  # (start, end) -> (period, span number)
-        self.period_spans: dict[int, list[tuple[str, str]]] = {}  # the spans plain records name, per period
+        self._spans: dict[str, tuple[str, int, int]] = {}  # start -> (end, period, span number)
+        # The spans plain records name, numbered per period: ({(start, end): number}, [(start, end)]).
+        self.period_spans: dict[int, tuple[dict[tuple[str, str], int], list[tuple[str, str]]]] = {}
         self._capacities = [self._period_capacities(period) for period in terms.periods]
 
     # ---- periods and locks -------------------------------------------------------------
@@ -135,7 +137,7 @@ class AgreementReplay:
         """The fingerprint of the line that applied an input (SPEC §7: a repeat must equal it)."""
         if applied.fingerprint is not None:
             return applied.fingerprint
-        start, end = self.period_spans[applied.first_period][applied.span]
+        start, end = self.period_spans[applied.first_period][1][applied.span]
         values = " ".join(applied.texts)
         return plain_fingerprint(event_id, self.terms.id, self.pool_names[applied.pool], start, end, values)
 
@@ -160,15 +162,17 @@ class AgreementReplay:
             for pool in version.document.pools
         }
 
-    def plain_utilization(self, plain: PlainUtilization, order: int, line: int) -> bool:
+    def plain_utilization(self, plain: tuple, order: int, line: int) -> bool:
         """Apply a plain utilization line if it passes every rule of `check_utilization` as
         plainly as nearly all do; False, with nothing changed, to leave it to `apply_input`,
-        which words the reason when it breaks one."""
+        which words the reason when it breaks one. `plain` is `read_plain_utilization`'s."""
         event_id, _, pool_text, start_text, end_text, available, sold, values = plain
-        span = self._spans.get((start_text, end_text)) or self._learn_span(start_text, end_text)
-        if span is None:
-            return False
-        index, span_number = span
+        span = self._spans.get(start_text)
+        if span is None or span[0] != end_text:
+            span = self._learn_span(start_text, end_text)
+            if span is None:
+                return False
+        _, index, span_number = span
         if index < self.locked_below:
             return False
         capacities = self._capacities[index]
@@ -178,22 +182,24 @@ class AgreementReplay:
         pool_number, pool, capacity = found
         period_keys = self.keys.get(index)
         key = period_keys.get(pool) if period_keys is not None else None
-        total = EXACT.add(key.available, available) if key is not None else available
+        total = _add(key.available, available) if key is not None else available
         if total > capacity:
             return False
         if key is None:
             key = self.key(index, pool)
         key.available = total
-        key.sold = EXACT.add(key.sold, sold)
+        key.sold = _add(key.sold, sold)
         key.inputs.append(event_id)
         if index < self.closed:
             self.restated.add(index)
-        self.ids[event_id] = pack_plain_utilization(order, line, index, self.number, pool_number, span_number, values)
+        self.ids[event_id] = plain_utilization_head(
+            order, line, index, index, index, self.number, pool_number, UTILIZATION, span_number
+        ) + values.encode("ascii")
         return True
 
-    def _learn_span(self, start_text: str, end_text: str) -> tuple[int, int] | None:
-        """The period holding the span [start, end), when it lies within one period of the
-        term, and the span's number among that period's spans."""
+    def _learn_span(self, start_text: str, end_text: str) -> tuple[str, int, int] | None:
+        """(end, period, span number) for a span [start, end) that lies within one period of
+        the term: the period holding it, and its number among that period's spans."""
         if len(start_text) > TIMESTAMP_CHARS_MAX or len(end_text) > TIMESTAMP_CHARS_MAX:
             return None
         start, _ = timestamp_from_text(start_text)
@@ -208,9 +214,12 @@ class AgreementReplay:
             return None
         if len(self._spans) >= _SPANS_MAX:
             self._spans.clear()
-        spans = self.period_spans.setdefault(period.index, [])
-        span = self._spans[(start_text, end_text)] = (period.index, len(spans))
-        spans.append((start_text, end_text))
+        numbers, spans = self.period_spans.setdefault(period.index, ({}, []))
+        number = numbers.get((start_text, end_text))
+        if number is None:  # one number per span, however often it is learnt
+            number = numbers[(start_text, end_text)] = len(spans)
+            spans.append((start_text, end_text))
+        span = self._spans[start_text] = (end_text, period.index, number)
         return span
 
     def check_utilization(self, event: Utilization, replacing: Input | None = None) -> Period:

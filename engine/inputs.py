@@ -121,12 +121,10 @@ class Input(NamedTuple):
         return tuple(Decimal(text) for text in self.texts)
 
 
-_PLAIN_HEAD = _HEAD.pack  # for `pack_plain_utilization`, the replay's fast lane
-
-
-def pack_plain_utilization(order: int, line: int, period: int, agreement: int, pool: int, span: int, values: str) -> bytes:
-    """The record of a plain utilization line: `values` is "available sold" as the line wrote them."""
-    return _PLAIN_HEAD(order, line, period, period, period, agreement, pool, UTILIZATION, span) + values.encode("ascii")
+# The head of a plain utilization record, which the replay's fast lane writes itself: pack
+# (order, line, period, period, period, agreement, pool, UTILIZATION, span) and append the
+# values' texts "available sold" as the line wrote them, in ASCII.
+plain_utilization_head = _HEAD.pack
 
 
 def pack_input(

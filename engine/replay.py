@@ -171,16 +171,17 @@ class Engine:
         """Apply a plain utilization line that breaks no rule, returning its id; None, with
         nothing changed, to leave the line to `_feed`. Utilization issues no entries."""
         line = read_plain_utilization(raw)
-        if line is None or line.id in self.ids:
+        if line is None:
             return None
-        replay = self.agreements.get(line.agreement)
+        event_id = line[0]
+        replay = self.agreements.get(line[1])
         order = self._order + 1
-        if replay is None or not replay.plain_utilization(line, order, number):
+        if replay is None or event_id in self.ids or not replay.plain_utilization(line, order, number):
             return None
         self._order = order
         self.lines += 1
         self.applied += 1
-        return line.id
+        return event_id
 
     def _feed(self, raw: bytes, number: int) -> LineOutcome:
         """Replay one non-blank line the general way."""

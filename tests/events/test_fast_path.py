@@ -77,6 +77,7 @@ def test_plain_utilization_reads_what_the_general_path_types(changes, repeated, 
     parsed = general(raw)
     if plain is None:
         return
+    plain = reader.PlainUtilization(*plain)
     moment_start, _ = reader.timestamp_from_text(plain.start)
     moment_end, _ = reader.timestamp_from_text(plain.end)
     if moment_start is None or moment_end is None or not moment_start < moment_end:
@@ -97,7 +98,7 @@ def test_lines_the_plain_lane_leaves_to_the_general_path():
     good = utilization_like({})
     assert reader.read_plain_utilization(json.dumps(good).encode()) is not None
     escaped = reader.read_plain_utilization(json.dumps({**good, "id": "u\u00e9\n"}).encode())
-    assert escaped is not None and escaped.id == "u\u00e9\n"  # other escapes are read as any reader would
+    assert escaped is not None and escaped[0] == "u\u00e9\n"  # other escapes are read as any reader would
     for raw in [
         with_repeats(good, ["pool"], (",", ":")),  # a repeated key
         json.dumps({**good, "id": 'u"1'}).encode(),  # an escaped quote
