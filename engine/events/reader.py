@@ -90,17 +90,26 @@ def iter_lines(stream: BinaryIO, long_lines: LongLines | None = None) -> Iterato
         block = read(_BLOCK_BYTES)
         if not block:
             break
-        lines = (carry + block).split(b"\n") if carry else block.split(b"\n")
+        data = carry + block if carry else block
+        lines = data.split(b"\n")
         carry = lines.pop()
-        for line in lines:
-            number += 1
-            if line[-1:] == b"\r":
-                line = line[:-1]
-            if line[:1] != b"{" and not line.strip(b" \t"):
-                continue
-            if len(line) > LINE_BYTES_MAX:
-                line = _whole_long_line(line, number, long_lines)
-            yield number, line
+        if (
+            lines and len(data) <= LINE_BYTES_MAX and b"\r" not in data
+            and b"\n\n" not in data and b"\n " not in data and b"\n\t" not in data
+            and lines[0][:1] not in (b"", b" ", b"\t")
+        ):  # no line of this block is blank, too long or CRLF-ended: number them in C
+            yield from zip(range(number + 1, number + 1 + len(lines)), lines)
+            number += len(lines)
+        else:
+            for line in lines:
+                number += 1
+                if line[-1:] == b"\r":
+                    line = line[:-1]
+                if line[:1] != b"{" and not line.strip(b" \t"):
+                    continue
+                if len(line) > LINE_BYTES_MAX:
+                    line = _whole_long_line(line, number, long_lines)
+                yield number, line
         if len(carry) > LINE_BYTES_MAX + 1:  # too long already: stream the rest of it through
             number += 1
             line, blank = _drain_long_line(stream.readline, carry, number, long_lines)

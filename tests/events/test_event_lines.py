@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 import pytest
+from hypothesis import given, strategies as st
 
 from engine.events.reader import LINE_BYTES_MAX, iter_lines, parse_line
 
@@ -113,3 +114,28 @@ def test_iter_lines_streams() -> None:
     assert stream.pieces == [b'{"c":3}']  # the third piece was not waited for
     assert list(lines) == [(2, b'{"b":2}'), (3, b'{"c":3}')]
     assert all(0 < size <= 2**20 for size in stream.sizes)
+
+
+def _reference_lines(data: bytes) -> list[tuple[int, bytes]]:
+    """What iter_lines must give, written the obvious way: split on LF, drop one CR before it."""
+    pieces = data.split(b"\n")
+    out = []
+    for number, piece in enumerate(pieces, start=1):
+        if number < len(pieces) and piece.endswith(b"\r"):
+            piece = piece[:-1]
+        if piece.strip(b" \t"):
+            out.append((number, piece))
+    return out
+
+
+@given(st.binary(max_size=300).map(lambda raw: bytes(b"{a \t\r\n"[byte % 6] for byte in raw)),
+       st.integers(1, 40))
+def test_iter_lines_agrees_with_the_obvious_reading_whatever_the_blocks(data, block):
+    from engine.events import reader
+
+    original = reader._BLOCK_BYTES
+    reader._BLOCK_BYTES = block
+    try:
+        assert list(iter_lines(io.BytesIO(data))) == _reference_lines(data)
+    finally:
+        reader._BLOCK_BYTES = original
