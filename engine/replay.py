@@ -88,12 +88,10 @@ class Engine:
             terms = AgreementTerms(loaded.id, tuple(loaded.versions))
             self.agreements[loaded.id] = AgreementReplay(terms, self.ids, self._issued.append, number)
         self._replays = list(self.agreements.values())  # by number, as input records name them
-        self.lines = 0
-        self.applied = 0
+        self.lines = 0  # non-blank lines fed: also each line's log order, whatever numbers the caller gives them
         self.duplicates = 0
         self.rejections: list[Rejection] = []
         self._last_line = 0
-        self._order = 0  # log order of non-blank lines, whatever numbers the caller gives them
 
     # ---- feeding -------------------------------------------------------------------------
 
@@ -175,25 +173,20 @@ class Engine:
             return None
         event_id = line[0]
         replay = self.agreements.get(line[1])
-        order = self._order + 1
+        order = self.lines + 1
         if replay is None or event_id in self.ids or not replay.plain_utilization(line, order, number):
             return None
-        self._order = order
-        self.lines += 1
-        self.applied += 1
+        self.lines = order
         return event_id
 
     def _feed(self, raw: bytes, number: int) -> LineOutcome:
         """Replay one non-blank line the general way."""
         self.lines += 1
-        self._order += 1
         parsed = parse_line(number, raw)
-        status, reason = self._judge(parsed, self._order)
-        if status == "applied":
-            self.applied += 1
-        elif status == "duplicate":
+        status, reason = self._judge(parsed, self.lines)
+        if status == "duplicate":
             self.duplicates += 1
-        else:
+        elif status == "rejected":
             self.rejections.append(Rejection(number, parsed.id, reason))
         entries = ()
         if self._issued:
@@ -288,6 +281,11 @@ class Engine:
         return engine
 
     # ---- reading the state ---------------------------------------------------------------
+
+    @property
+    def applied(self) -> int:
+        """Lines applied: every non-blank line is applied, a duplicate or rejected (SPEC §7)."""
+        return self.lines - self.duplicates - len(self.rejections)
 
     def summary(self, *, engine_version: str | None = None) -> dict:
         """The JSON summary of SPEC §8, as of now."""
