@@ -153,12 +153,12 @@ class AgreementReplay:
 
     # ---- inputs ------------------------------------------------------------------------
 
-    def _period_capacities(self, period: Period) -> dict[str, tuple[int, str, int]] | None:
+    def _period_capacities(self, period: Period) -> dict[str, tuple[int, str, Decimal]] | None:
         version = self.terms.version_for_period(period)
         if version.document.backstop is None:
             return None
         return {
-            pool.id: (self._pool_number(pool.id), pool.id, pool.gpus * period.hours)
+            pool.id: (self._pool_number(pool.id), pool.id, Decimal(pool.gpus * period.hours))  # Decimal: compared per line
             for pool in version.document.pools
         }
 
