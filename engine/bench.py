@@ -4,6 +4,7 @@
     python -m engine.bench --events 200000 --runs 1
     python -m engine.bench --memory             # peak RSS at 1M and 5M events, each in a fresh process
     python -m engine.bench --incremental        # one event at a time: fresh engine against a busy one
+    python -m engine.bench --workers 2          # four agreements: one process against `--workers 2`
 
 The log is generated deterministically from `--seed`: hourly utilization from several
 reporting units (racks) per pool, 8 pools, six years, monthly revenue, corrections of
@@ -315,6 +316,85 @@ def eventsourcing_rate(path: Path, limit: int) -> float | None:
     return count / (time.perf_counter() - started)
 
 
+def generate_agreements(folder: Path, path: Path, events: int, seed: int, lock: int | None, agreements: int) -> int:
+    """A log of `agreements` agreements `bench-0`, `bench-1`, … (each like the bench agreement,
+    with its own ids), interleaved hour by hour, `events` lines in all; returns the count."""
+    import heapq
+
+    streams = []
+    for number in range(agreements):
+        share = events // agreements + (1 if number < events % agreements else 0)
+        units = units_for(share)
+        single = folder / f"single-{number}"
+        write_agreement(single, units, lock, years_for(share, units))
+        text = (single / "bench" / "v1.yaml").read_text().replace("agreement: bench\n", f"agreement: bench-{number}\n")
+        (folder / "contracts" / f"bench-{number}").mkdir(parents=True)
+        (folder / "contracts" / f"bench-{number}" / "v1.yaml").write_text(text)
+        generate(single / "log.jsonl", share, seed + number, units)
+        streams.append(_hourly(single / "log.jsonl", number))
+    count = 0
+    with open(path, "w", encoding="utf-8") as out:
+        for _, _, _, line in heapq.merge(*streams):
+            out.write(line)
+            count += 1
+    return count
+
+
+def _hourly(path: Path, number: int):
+    """(hour, agreement, position, line) of one agreement's log, renamed to `bench-{number}`; the
+    hour is the latest utilization start so far, so a month's closing lines follow its last hour."""
+    hour = ""
+    with open(path, encoding="utf-8") as lines:
+        for position, line in enumerate(lines):
+            line = (line.replace('"id":"', f'"id":"{number}:', 1).replace('"corrects":"', f'"corrects":"{number}:', 1)
+                    .replace('"agreement":"bench"', f'"agreement":"bench-{number}"', 1))
+            if line.startswith('{"id"') and '"type":"utilization"' in line:
+                start = line.split('"start":"', 1)[1][:20]
+                hour = max(hour, start)
+            yield hour, number, position, line
+
+
+def compare_workers(events: int, seed: int, runs: int, lock: int | None, workers: int, agreements: int = 4) -> int:
+    """Replay a log of several agreements with one process and with `workers`; the ledgers must match."""
+    from engine import parallel
+
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        log = work / "log.jsonl"
+        count = generate_agreements(work, log, events, seed, lock, agreements)
+        size = log.stat().st_size
+        print(f"log: {count:,} events of {agreements} agreements, {size / 2**20:.0f} MiB, seed {seed}, "
+              f"lock_after_periods {lock}")
+        digests: dict[int, set[str]] = {1: set(), workers: set()}
+        timings = []
+
+        def one_replay(n: int):
+            out = work / f"out-{n}"
+            out.mkdir(exist_ok=True)
+            digest, status = replay(work / "contracts", log, out, n)
+            digests[n].add(digest)
+            if n > 1:
+                timings.append(dict(parallel.last_run))
+            return status
+
+        one_seconds, one_status = best_of(runs, lambda: one_replay(1))
+        many_seconds, many_status = best_of(runs, lambda: one_replay(workers))
+        print(f"1 worker:   {count / one_seconds:>12,.0f} events/s  ({one_seconds:.2f} s, exit status {one_status})")
+        print(f"{workers} workers: {count / many_seconds:>12,.0f} events/s  ({many_seconds:.2f} s, exit status {many_status})")
+        print(f"speed-up: {one_seconds / many_seconds:.2f}×")
+        best = min(timings, key=lambda timing: timing.get("total", float("inf")))
+        if best.get("mode") == "parallel":
+            print(f"  routing pass {best['pass1']:.2f} s; {best['processes']} worker processes "
+                  f"{', '.join(f'{seconds:.2f}' for seconds in best['workers'])} s "
+                  f"(CPU {', '.join(f'{seconds:.2f}' for seconds in best['workers_cpu'])} s; "
+                  f"wall with start-up {best['workers_wall']:.2f} s); merge {best['merge']:.2f} s")
+        else:
+            print(f"  fell back to one process: {best.get('reason')}")
+        same = len(digests[1] | digests[workers]) == 1
+        print(f"ledgers identical: {'yes' if same else 'NO'}")
+        return 0 if same else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m engine.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -324,7 +404,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory", action="store_true", help="also measure peak RSS at 1x and 5x --events")
     parser.add_argument("--incremental", action="store_true",
                         help="also time events fed one at a time to a fresh engine and to one that took most of the log")
+    parser.add_argument("--workers", type=int, default=0, metavar="N",
+                        help="instead: a log of four agreements, replayed with one process and with N")
     args = parser.parse_args(argv)
+    if args.workers:
+        return compare_workers(args.events, args.seed, args.runs, args.lock, args.workers)
 
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)

@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--ledger", metavar="FILE", help="write the ledger (JSON Lines) here")
     replay.add_argument("--summary", metavar="FILE", help="write the JSON summary here")
     replay.add_argument("--rejected", metavar="FILE", help="write every rejected line here, byte for byte")
+    replay.add_argument("--workers", type=_positive_int, default=1, metavar="N",
+                        help="replay agreements in up to N processes; the same outputs, byte for byte (default 1)")
 
     validate = commands.add_parser("validate", help="check agreement documents and list their versions")
     validate.add_argument("contracts", metavar="PATH")
@@ -208,6 +210,10 @@ class WholeLongLines:
 
 
 def run_replay(args: argparse.Namespace) -> int:
+    if getattr(args, "workers", 1) > 1:  # parallel by agreement; it falls back to this path when it must
+        from engine.parallel import run_parallel_replay
+
+        return run_parallel_replay(args)
     agreements = load_agreements(args.contracts)
     engine = Engine(agreements)
     with ExitStack() as stack:
@@ -219,13 +225,12 @@ def run_replay(args: argparse.Namespace) -> int:
         progress = Progress(size)
         long_lines = WholeLongLines(rejected) if rejected is not None else None
         try:
-            for outcome in engine.feed_stream(events, long_lines):
+            report = (lambda: progress.update(engine.lines, events.tell() if size else None)) if progress.enabled else None
+            for outcome in engine.feed_log(events, long_lines, report):
                 if ledger is not None:
                     ledger.writelines(entry.line for entry in outcome.entries)
                 if rejected is not None and outcome.status == "rejected" and outcome.line not in long_lines.written:
                     rejected.write(outcome.raw + b"\n")
-                if progress.enabled:
-                    progress.update(engine.lines, events.tell() if size else None)
             if args.close_through is not None:
                 closing = engine.close_through(args.close_through)
                 if ledger is not None:

@@ -1,0 +1,551 @@
+"""Parallel replay by agreement: `backstop replay ... --workers N`.
+
+Agreements replay independently (SPEC §5: each has its own state and hash chain), so a log
+of several agreements can be replayed by several processes, one group of agreements each,
+and the results merged into exactly the bytes one process writes. What couples agreements is
+the ids: an id in use is judged against every agreement's events (SPEC §7), so a line whose
+id was applied in another agreement is a duplicate or a conflict there. Hence two passes:
+
+1. **Routing.** Read the log once, cheaply (orjson; the strict reader only for the rare
+   line orjson cannot read), and route each non-blank line to the agreement its `agreement`
+   field names, noting the ids of each agreement's lines. Then prove that **no id crosses
+   agreements**: every id (of any line, routed or not) occurs only on lines of one agreement,
+   or only on lines routed nowhere. Then no line's judgement can depend on a line of another
+   agreement: the records of an id, the lock state they point to and a correction's target
+   all stay in one agreement, and a line routed nowhere (not an object, no or an unknown
+   agreement, bad JSON) is never applied, so it changes nothing an agreement's line could
+   see. Those lines are judged in this process, in log order, by an engine that holds every
+   agreement but is fed only them, so that a reason names every agreement as the single
+   engine's does. A long log is routed in parts, one process per byte range (the routing
+   costs about a fifth of a replay, and it is the part that does not otherwise run in
+   parallel); this needs fork, for `hash` of an id to be the same in every process.
+2. **Replay (one process per group).** Each worker re-reads the log itself (the bytes the
+   routing pass read), with every line of the other agreements emptied but its line end
+   kept, and feeds that to `Engine.feed_log` of an engine of its agreements: its lines
+   keep their numbers, and blank lines are skipped as in any log. It streams the lines that
+   issued entries or were rejected to a temporary file, then its `--close-through` entries
+   and summaries. This
+   process merges the files in line order (`heapq.merge`; all entries of one line come from one
+   agreement), appends the close-through entries agreement by agreement in id order, as
+   `Engine.close_through` does, and builds the summary the way `Engine.summary` does.
+
+**Fallback.** Whenever that proof cannot be made, the ordinary single-process replay runs
+instead (`engine.cli.run_replay`), so the output is the same bytes in every case, only not
+faster: when an id crosses agreements (or an id of a line routed nowhere is also used by an
+agreement's line), when fewer than two agreements have lines, when a line is over 1 MiB
+(the single path writes such lines whole to `--rejected` as they stream by), and when a
+worker fails. Standard input (`-`), like any events path that is not a regular file (a pipe,
+`/dev/stdin`), cannot be read twice: it is first copied to a temporary file, which both
+passes (or the fallback) then read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import io
+import json
+import multiprocessing
+import os
+import pickle
+import stat
+import sys
+import tempfile
+import time
+from array import array
+from collections import Counter
+from contextlib import ExitStack
+from operator import itemgetter
+from typing import BinaryIO, Iterator
+
+import orjson
+
+from engine.documents.loader import load_agreements
+from engine.events.reader import iter_lines, parse_line
+from engine.replay import Engine
+
+#: Lines longer than this (SPEC §4: 1 MiB without the line end) make the replay fall back.
+LINE_BYTES_MAX = 1_048_576
+
+#: What the last parallel replay did, for `engine.bench` and the curious: "mode" ("parallel"
+#: or "fallback"), "reason" (of a fallback), and seconds spent in each stage.
+last_run: dict = {}
+
+
+def run_parallel_replay(args: argparse.Namespace) -> int:
+    """`backstop replay` with `args.workers` > 1: the same outputs, stdout and exit status."""
+    from engine import cli
+
+    started = time.perf_counter()
+    last_run.clear()
+    agreements = load_agreements(args.contracts)
+    with ExitStack() as stack:
+        work = stack.enter_context(tempfile.TemporaryDirectory(prefix="backstop-workers-"))
+        if args.events == "-":
+            path, events, size = os.path.join(work, "events.jsonl"), None, None
+        else:
+            path = args.events
+            events, size = cli._open_events(path, stack)  # the same check and message as one process
+            if not stat.S_ISREG(os.fstat(events.fileno()).st_mode):  # a pipe or device reads once, like stdin
+                path, events, size = os.path.join(work, "events.jsonl"), events, None
+        with ExitStack() as output_stack:
+            outputs = cli.Outputs(output_stack)
+            ledger = outputs.open(args.ledger)
+            summary_file = outputs.open(args.summary)
+            rejected = outputs.open(args.rejected)
+            try:
+                if size is None:
+                    events, size = _spool(events or sys.stdin.buffer, path, stack)
+                routing = time.perf_counter()
+                plan = _route(path, size, agreements, args.workers, work)
+                last_run["pass1"] = time.perf_counter() - routing
+                if plan.fallback is None:
+                    results = _run_workers(plan, path, agreements, work, args, ledger is not None, rejected is not None)
+                    if results is None:
+                        plan.fallback = "a worker failed"
+                if plan.fallback is None:
+                    merging = time.perf_counter()
+                    summary = _merge(plan, results, ledger, rejected)
+                    if summary_file is not None:
+                        summary_file.write((json.dumps(summary, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+                    for handle in (ledger, summary_file, rejected):
+                        if handle is not None:
+                            handle.flush()
+                    last_run["merge"] = time.perf_counter() - merging
+            except OSError as error:
+                raise cli.UsageFailure(f"replay failed: {error}") from None
+            if plan.fallback is None:
+                outputs.commit()
+        if plan.fallback is not None:
+            # Nothing was written: the outputs above are discarded, the ordinary replay writes its own.
+            last_run.update(mode="fallback", reason=plan.fallback)
+            _note(f"--workers {args.workers}: replaying in one process ({plan.fallback})")
+            return cli.run_replay(argparse.Namespace(**{**vars(args), "events": path, "workers": 1}))
+    last_run.update(mode="parallel", total=time.perf_counter() - started)
+    print(cli.render_summary(summary))
+    return cli.EXIT_REJECTED if summary["rejected"] else cli.EXIT_OK
+
+
+def _note(message: str) -> None:
+    if sys.stderr.isatty():  # like progress: for a person watching, not for scripts
+        print(f"backstop: {message}", file=sys.stderr)
+
+
+def _spool(source: BinaryIO, path: str, stack: ExitStack) -> tuple[BinaryIO, int]:
+    """Copy standard input to `path` (it is read twice); returns the copy opened for reading."""
+    with open(path, "wb") as spool:
+        while True:
+            chunk = source.read(1 << 20)
+            if not chunk:
+                break
+            spool.write(chunk)
+    stream = stack.enter_context(open(path, "rb"))
+    return stream, os.fstat(stream.fileno()).st_size
+
+
+# ---- pass 1: routing and the proof that no id crosses agreements ---------------------------
+
+#: A log at least this long is routed in parts, one process each (with fork, where `hash` of an
+#: id is the same in every process); a shorter one in this process.
+ROUTING_SPLIT_BYTES = 4 << 20
+
+
+class _Plan:
+    """What the routing pass found: each non-blank line's agreement, in log order."""
+
+    def __init__(self, limit: int, parent: Engine, parent_records: str):
+        self.route = array("B")  # per physical line: the agreement's index, or len(agreements): blank or none
+        self.counts: list[int] = []  # lines per agreement index (the last: routed nowhere)
+        self.limit = limit  # the log's length when the pass began: every process reads exactly these bytes
+        self.parent = parent  # the engine that judges the lines routed nowhere
+        self.parent_records = parent_records
+        self.groups: list[list[int]] = []
+        self.fallback: str | None = None
+
+
+class _LongLineSeen:
+    """The `LongLines` receiver of the routing pass: notes that an over-long line went by."""
+
+    def __init__(self) -> None:
+        self.seen = False
+
+    def write(self, number: int, piece: bytes) -> None:
+        pass
+
+    def end(self, number: int, blank: bool) -> None:
+        self.seen = self.seen or not blank
+
+
+def _route(path: str, size: int, agreements, workers: int, work: str) -> _Plan:
+    ids = [agreement.id for agreement in agreements]
+    index_of = {agreement_id: index for index, agreement_id in enumerate(ids)}
+    nowhere = len(ids)
+    plan = _Plan(size, Engine(agreements), os.path.join(work, "routed-nowhere.records"))
+    context = _context()
+    split = size >= ROUTING_SPLIT_BYTES and context.get_start_method() == "fork"
+    parts = _split(path, size, workers if split else 1)
+    if len(parts) == 1:
+        results = [_route_part(path, *parts[0], index_of, os.path.join(work, "part-0.strays"))]
+    else:
+        results = _route_in_processes(context, path, parts, index_of, work)
+        if results is None:
+            plan.fallback = "a worker failed"
+            return plan
+    for result in results:
+        if result["fallback"] is not None:
+            plan.fallback = result["fallback"]
+            return plan
+    # The proof: the ids of each agreement's lines (and of the lines routed nowhere) are apart.
+    owned: list[set[int]] = [set() for _ in range(nowhere + 1)]
+    for result in results:
+        for ids_of_owner, part in zip(owned, result["owned"]):
+            ids_of_owner.update(part)
+        del result["owned"]
+    seen: set[int] = set()
+    for ids_of_owner in owned:
+        if not seen.isdisjoint(ids_of_owner):
+            plan.fallback = "an id is used in more than one agreement (or by a line of none)"
+            return plan
+        seen.update(ids_of_owner)
+    del owned, seen
+    route = plan.route = array("B" if nowhere < 255 else "I")
+    for result in results:
+        route.extend(result.pop("route"))
+    lines_of = Counter(route)
+    plan.counts = counts = [lines_of[index] for index in range(nowhere + 1)]
+    if sum(1 for count in counts[:nowhere] if count) < 2:
+        plan.fallback = "fewer than two agreements have lines"
+        return plan
+    plan.groups = _balance(counts[:nowhere], workers)
+    # The lines routed nowhere, judged here in log order with their numbers in the whole log.
+    offset = 0
+    with open(plan.parent_records, "wb") as records:
+        for result in results:
+            for number, raw in _read_records(result["strays"]):
+                _write_outcome(records, plan.parent.feed_line(raw, offset + number), True, True)
+            offset += result["newlines"]
+    return plan
+
+
+def _split(path: str, size: int, parts: int) -> list[tuple[int, int]]:
+    """About `parts` byte ranges [start, end) of the log, each ending just after a line end."""
+    bounds = [0]
+    with open(path, "rb") as log:
+        for number in range(1, parts):
+            position = max(size * number // parts, bounds[-1])
+            log.seek(position)
+            while position < size:
+                block = log.read(min(1 << 16, size - position))
+                if not block:
+                    position = size
+                    break
+                found = block.find(b"\n")
+                if found >= 0:
+                    position += found + 1
+                    break
+                position += len(block)
+            if position >= size:
+                break
+            bounds.append(position)
+    bounds.append(size)
+    return list(zip(bounds, bounds[1:]))
+
+
+def _open_range(path: str, start: int, end: int) -> BinaryIO:
+    raw = open(path, "rb", buffering=0)
+    raw.seek(start)
+    return io.BufferedReader(_Bounded(raw, end - start), 1 << 16)
+
+
+def _route_part(path: str, start: int, end: int, index_of: dict[str, int], strays_path: str) -> dict:
+    """Route the lines of bytes [start, end) of the log (numbered from 1 there).
+
+    Returns the route (an agreement index per physical line; `nowhere` for a blank line or one
+    of no agreement), the hashed ids of each agreement's lines and the number of line ends,
+    and writes the lines routed nowhere to `strays_path`; or the reason to fall back.
+    """
+    newlines, last = 0, b""
+    with open(path, "rb") as log:
+        log.seek(start)
+        left = end - start
+        while left > 0:
+            block = log.read(min(1 << 20, left))
+            if not block:
+                break
+            newlines += block.count(b"\n")
+            left -= len(block)
+            last = block[-1:]
+    lines = newlines + (1 if last not in (b"", b"\n") else 0)  # the last line may lack LF
+    nowhere = len(index_of)
+    route = array("B" if nowhere < 255 else "I", [nowhere]) * (lines + 1)  # by line number: [0] is unused
+    owned = [array("q") for _ in range(nowhere + 1)]  # hashes; a collision can only cause a fallback
+    own = [ids.append for ids in owned]
+    long_lines = _LongLineSeen()
+    loads, decode_error, owner_of = orjson.loads, orjson.JSONDecodeError, index_of.get
+    with _open_range(path, start, end) as stream, open(strays_path, "wb") as strays:
+        for number, raw in iter_lines(stream, long_lines):
+            if len(raw) > LINE_BYTES_MAX:  # it is cut just past the limit
+                return {"fallback": "a line is longer than 1 MiB"}
+            try:
+                obj = loads(raw)
+            except decode_error:
+                obj = None
+            try:
+                # orjson and the strict reader agree on an object's members unless a key is
+                # repeated; then the strict reader reads no id at all, and counting orjson's is safe.
+                owner = owner_of(obj["agreement"], nowhere)  # not a string: no agreement's
+                identifier = obj.get("id")
+            except (TypeError, KeyError):  # not an object, no agreement, or an unhashable one
+                if type(obj) is dict:
+                    owner, identifier = nowhere, obj.get("id")
+                else:
+                    parsed = parse_line(number, raw)  # rare: exactly what the engine will read
+                    owner = owner_of(parsed.event.agreement, nowhere) if parsed.event is not None else nowhere
+                    identifier = parsed.id
+            if type(identifier) is str:
+                own[owner](hash(identifier))
+            route[number] = owner
+            if owner == nowhere:
+                pickle.dump((number, raw), strays, pickle.HIGHEST_PROTOCOL)
+    if long_lines.seen:
+        return {"fallback": "a line is longer than 1 MiB"}
+    return {"fallback": None, "route": route[1:], "owned": owned, "strays": strays_path, "newlines": newlines}
+
+
+def _route_part_to_file(path: str, start: int, end: int, index_of: dict[str, int], strays: str, out: str) -> None:
+    result = _route_part(path, start, end, index_of, strays)
+    with open(out + ".part", "wb") as handle:
+        pickle.dump(result, handle, pickle.HIGHEST_PROTOCOL)
+    os.replace(out + ".part", out)
+
+
+def _route_in_processes(context, path: str, parts, index_of: dict[str, int], work: str) -> list[dict] | None:
+    outs = [os.path.join(work, f"part-{number}.routed") for number in range(len(parts))]
+    processes = [
+        context.Process(target=_route_part_to_file, name=f"backstop-routing-{number}", daemon=True,
+                        args=(path, start, end, index_of, os.path.join(work, f"part-{number}.strays"), out))
+        for number, ((start, end), out) in enumerate(zip(parts, outs))
+    ]
+    if not _run(processes):
+        return None
+    results = []
+    for out in outs:
+        with open(out, "rb") as handle:
+            results.append(pickle.load(handle))
+    return results
+
+
+def _run(processes) -> bool:
+    """Start the processes and wait for them all; True if every one succeeded."""
+    try:
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.join()
+    except OSError:
+        return False
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+                process.join()
+    return all(process.exitcode == 0 for process in processes)
+
+
+def _balance(counts: list[int], workers: int) -> list[list[int]]:
+    """Agreement indices in at most `workers` groups of about equal line counts (largest first)."""
+    busy = sum(1 for count in counts if count)
+    loads = [0] * min(workers, busy)
+    groups: list[list[int]] = [[] for _ in loads]
+    for index in sorted(range(len(counts)), key=lambda i: (-counts[i], i)):
+        lightest = loads.index(min(loads))
+        groups[lightest].append(index)
+        loads[lightest] += counts[index]
+    return [sorted(group) for group in groups]
+
+
+def _write_outcome(records: BinaryIO, outcome, want_entries: bool, want_raw: bool) -> None:
+    """One record (line, entry bytes, rejection) for a line that issued entries or was rejected."""
+    rejected = outcome.status == "rejected"
+    if not (rejected or (want_entries and outcome.entries)):
+        return
+    data = b"".join(entry.line for entry in outcome.entries) if want_entries else b""
+    rejection = (outcome.id, outcome.reason, outcome.raw if want_raw else None) if rejected else None
+    pickle.dump((outcome.line, data, rejection), records, pickle.HIGHEST_PROTOCOL)
+
+
+def _read_records(path: str) -> Iterator[tuple]:
+    with open(path, "rb") as records:
+        load = pickle.Unpickler(records).load
+        while True:
+            try:
+                yield load()
+            except EOFError:
+                return
+
+
+# ---- pass 2: one process per group of agreements -------------------------------------------
+
+
+class _Bounded(io.RawIOBase):
+    """The first `limit` bytes of a file: what the routing pass read, even if the file grew."""
+
+    def __init__(self, raw: BinaryIO, limit: int) -> None:
+        self.raw = raw
+        self.left = limit
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self.left <= 0:
+            return 0
+        view = memoryview(buffer)
+        count = self.raw.readinto(view[: min(len(view), self.left)]) or 0
+        self.left -= count
+        return count
+
+    def close(self) -> None:
+        self.raw.close()
+        super().close()
+
+
+class _Blanked(io.RawIOBase):
+    """The first `limit` bytes of the log with every line not of this worker's agreements
+    emptied, its line end kept: replayed whole, it gives this worker's lines their numbers."""
+
+    def __init__(self, path: str, limit: int, mine: bytes, route: array) -> None:
+        self.source = _open_range(path, 0, limit)
+        self.mine = mine
+        self.route = route
+        self.index = 0  # of the next physical line
+        self.carry = b""  # the start of a line whose end is not read yet
+        self.pending = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        while not self.pending:
+            block = self.source.read(1 << 20)
+            if block:
+                lines = (self.carry + block).split(b"\n")
+                self.carry = lines.pop()
+                data = b"\n".join(self._keep(lines)) + b"\n"
+            elif self.carry:  # the last line, without LF
+                data, self.carry = b"".join(self._keep([self.carry])), b""
+            else:
+                if self.index != len(self.route):
+                    raise RuntimeError("the log changed while it was replayed")
+                return 0
+            self.pending = memoryview(data)
+        count = min(len(buffer), len(self.pending))
+        buffer[:count] = self.pending[:count]
+        self.pending = self.pending[count:]
+        return count
+
+    def _keep(self, lines: list[bytes]) -> list[bytes]:
+        owners = self.route[self.index : self.index + len(lines)]
+        if len(owners) != len(lines):
+            raise RuntimeError("the log changed while it was replayed")
+        self.index += len(lines)
+        mine = self.mine
+        return [line if mine[owner] else b"" for line, owner in zip(lines, owners)]
+
+    def close(self) -> None:
+        self.source.close()
+        super().close()
+
+
+def _worker(path: str, limit: int, agreements, mine: bytes, route: array, records_path: str, done_path: str,
+            want_entries: bool, want_raw: bool, close_through) -> None:
+    """Replay this group's lines (the log with the others blanked); write their records, then the done file."""
+    started, cpu = time.perf_counter(), time.process_time()
+    engine = Engine(agreements)
+    with io.BufferedReader(_Blanked(path, limit, mine, route), 1 << 20) as stream, open(records_path, "wb") as records:
+        for outcome in engine.feed_log(stream):  # only the lines that issued entries or were rejected
+            _write_outcome(records, outcome, want_entries, want_raw)
+    closing: dict[str, list[bytes]] = {}
+    if close_through is not None:
+        for entry in engine.close_through(close_through):
+            closing.setdefault(entry.agreement, []).append(entry.line)
+    summary = engine.summary()
+    done = {
+        "lines": summary["lines"], "applied": summary["applied"], "duplicates": summary["duplicates"],
+        "agreements": summary["agreements"],
+        "closing": {agreement: b"".join(lines) for agreement, lines in closing.items()},
+        "seconds": time.perf_counter() - started, "cpu": time.process_time() - cpu,
+    }
+    with open(done_path + ".part", "wb") as handle:
+        pickle.dump(done, handle, pickle.HIGHEST_PROTOCOL)
+    os.replace(done_path + ".part", done_path)
+
+
+def _context():
+    methods = multiprocessing.get_all_start_methods()
+    # fork starts at once and shares the loaded agreements and the route; it is unsafe on macOS.
+    return multiprocessing.get_context("fork" if "fork" in methods and sys.platform != "darwin" else "spawn")
+
+
+def _run_workers(plan: _Plan, path: str, agreements, work: str, args, want_entries: bool, want_raw: bool):
+    """Run one process per group; returns [(records path, done dict)] or None if one failed."""
+    started = time.perf_counter()
+    context = _context()
+    processes, files = [], []
+    for number, group in enumerate(plan.groups):
+        mine = bytearray(len(agreements) + 1)
+        for index in group:
+            mine[index] = 1
+        records, done = os.path.join(work, f"worker-{number}.records"), os.path.join(work, f"worker-{number}.done")
+        processes.append(context.Process(
+            target=_worker, name=f"backstop-worker-{number}", daemon=True,
+            args=(path, plan.limit, [agreements[index] for index in group], bytes(mine), plan.route,
+                  records, done, want_entries, want_raw, args.close_through),
+        ))
+        files.append((records, done))
+    succeeded = _run(processes)
+    last_run["workers_wall"] = time.perf_counter() - started
+    if not succeeded:
+        return None
+    results = []
+    for records, done in files:
+        with open(done, "rb") as handle:
+            results.append((records, pickle.load(handle)))
+    last_run["workers"] = [round(result["seconds"], 3) for _, result in results]
+    last_run["workers_cpu"] = [round(result["cpu"], 3) for _, result in results]
+    last_run["processes"] = len(processes)
+    return results
+
+
+# ---- merging ------------------------------------------------------------------------------
+
+
+def _merge(plan: _Plan, results, ledger: BinaryIO | None, rejected: BinaryIO | None) -> dict:
+    """Write the ledger and rejected lines in line order; return the summary `Engine.summary` would."""
+    streams = [_read_records(records) for records, _ in results] + [_read_records(plan.parent_records)]
+    rejections = []
+    for number, data, rejection in heapq.merge(*streams, key=itemgetter(0)):
+        if data and ledger is not None:
+            ledger.write(data)
+        if rejection is not None:
+            identifier, reason, raw = rejection
+            rejections.append({"line": number, "id": identifier, "reason": reason})
+            if rejected is not None:
+                rejected.write(raw + b"\n")
+    summary = plan.parent.summary()  # every agreement, in id order, and the engine's other keys
+    done = [result for _, result in results]
+    if ledger is not None:
+        closing = {}
+        for result in done:
+            closing.update(result["closing"])
+        for agreement_id in summary["agreements"]:  # Engine.close_through: agreement by agreement, in id order
+            ledger.write(closing.get(agreement_id, b""))
+    per_agreement = {}
+    for result in done:
+        per_agreement.update(result["agreements"])
+    summary["lines"] += sum(result["lines"] for result in done)
+    summary["applied"] += sum(result["applied"] for result in done)
+    summary["duplicates"] += sum(result["duplicates"] for result in done)
+    summary["rejected"] = rejections
+    summary["agreements"] = {agreement_id: per_agreement[agreement_id] for agreement_id in summary["agreements"]}
+    return summary
