@@ -71,7 +71,7 @@ class AgreementReplay:
         self.totals: dict[str, Decimal | int] = {}
         self.warrants = WarrantBook(self) if terms.first.warrants is not None else None
         # For `plain_utilization`: spans already found to lie in one period of the term, and
-        # per period the pools of its governing version with their capacity (None: no backstop).
+        # per period the pools of its governing version with their capacity (none: no backstop).
         self._spans: dict[str, tuple[str, int, int]] = {}  # start -> (end, period, span number)
         # The spans plain records name, numbered per period: ({(start, end): number}, [(start, end)]).
         self.period_spans: dict[int, tuple[dict[tuple[str, str], int], list[tuple[str, str]]]] = {}
@@ -111,6 +111,7 @@ class AgreementReplay:
             return
         ids = self.ids
         self.period_spans.pop(index, None)
+        self._spans.clear()  # it may name spans of the period just locked; the open ones are learnt again
         for key in self.keys.pop(index, {}).values():
             changes = key.changes or {}
             for event_id in key.inputs:
@@ -153,10 +154,10 @@ class AgreementReplay:
 
     # ---- inputs ------------------------------------------------------------------------
 
-    def _period_capacities(self, period: Period) -> dict[str, tuple[int, str, Decimal]] | None:
+    def _period_capacities(self, period: Period) -> dict[str, tuple[int, str, Decimal]]:
         version = self.terms.version_for_period(period)
         if version.document.backstop is None:
-            return None
+            return {}  # no pool takes utilization in this period
         return {
             pool.id: (self._pool_number(pool.id), pool.id, Decimal(pool.gpus * period.hours))  # Decimal: compared per line
             for pool in version.document.pools
@@ -175,8 +176,7 @@ class AgreementReplay:
         _, index, span_number = span
         if index < self.locked_below:
             return False
-        capacities = self._capacities[index]
-        found = capacities.get(pool_text) if capacities is not None else None
+        found = self._capacities[index].get(pool_text)
         if found is None:
             return False
         pool_number, pool, capacity = found

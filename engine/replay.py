@@ -120,14 +120,18 @@ class Engine:
         a real log, costs no outcome.
         """
         plain = self._plain
-        for number, raw in iter_lines(stream, long_lines):
-            self._last_line = number
-            if plain(raw, number) is None:
-                outcome = self._feed(raw, number)
-                if outcome.entries or outcome.status == "rejected":
-                    yield outcome
-            if progress is not None and not self.lines & _PROGRESS_MASK:
-                progress()
+        number = self._last_line
+        try:
+            for number, raw in iter_lines(stream, long_lines):
+                if plain(raw, number) is None:
+                    self._last_line = number
+                    outcome = self._feed(raw, number)
+                    if outcome.entries or outcome.status == "rejected":
+                        yield outcome
+                if progress is not None and not self.lines & _PROGRESS_MASK:
+                    progress()
+        finally:
+            self._last_line = number  # also when the caller stops early
         if progress is not None:
             progress()
 
