@@ -114,15 +114,22 @@ class Engine:
         self, stream: BinaryIO, long_lines: LongLines | None = None, progress: Callable[[], None] | None = None,
     ) -> Iterator[LineOutcome]:
         """Replay a JSON Lines stream, yielding only the outcomes a ledger writer needs: of the
-        lines that issued entries or were rejected. `progress` is called every few thousand lines.
+        lines that issued entries or were rejected. `progress` is called every 16,384 lines.
 
         This is `feed_stream` for whole logs: an applied utilization line, nearly every line of
         a real log, costs no outcome.
         """
+        return self.feed_numbered(iter_lines(stream, long_lines), progress)
+
+    def feed_numbered(
+        self, lines: Iterable[tuple[int, bytes]], progress: Callable[[], None] | None = None,
+    ) -> Iterator[LineOutcome]:
+        """`feed_log` for non-blank lines given with their numbers, as `iter_lines` gives them:
+        a part of a log keeps the numbers of the whole (`backstop replay --workers`)."""
         plain = self._plain
         number = self._last_line
         try:
-            for number, raw in iter_lines(stream, long_lines):
+            for number, raw in lines:
                 if plain(raw, number) is None:
                     self._last_line = number
                     outcome = self._feed(raw, number)
