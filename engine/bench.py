@@ -384,7 +384,7 @@ def compare_workers(events: int, seed: int, runs: int, lock: int | None, workers
         print(f"speed-up: {one_seconds / many_seconds:.2f}×")
         best = min(timings, key=lambda timing: timing.get("total", float("inf")))
         if best.get("mode") == "parallel":
-            print(f"  {best['processes']} worker processes, each reading and routing the whole log: "
+            print(f"  routing pass {best['pass1']:.2f} s; {best['processes']} worker processes "
                   f"{', '.join(f'{seconds:.2f}' for seconds in best['workers'])} s "
                   f"(CPU {', '.join(f'{seconds:.2f}' for seconds in best['workers_cpu'])} s; "
                   f"wall with start-up {best['workers_wall']:.2f} s); merge {best['merge']:.2f} s")

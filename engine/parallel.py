@@ -4,34 +4,34 @@ Agreements replay independently (SPEC §5: each has its own state and hash chain
 of several agreements can be replayed by several processes, one group of agreements each,
 and the results merged into exactly the bytes one process writes. What couples agreements is
 the ids: an id in use is judged against every agreement's events (SPEC §7), so a line whose
-id was applied in another agreement is a duplicate or a conflict there. Hence each worker process reads the whole log:
+id was applied in another agreement is a duplicate or a conflict there. Hence two passes:
 
-1. **Routing, in every worker.** Each line is routed to the agreement its `agreement` field
-   names (orjson; the strict reader only for the rare line orjson cannot read). A worker
-   replays the lines of its own agreements, with their numbers in the whole log, through
-   `Engine.feed_numbered` of an engine of those agreements, and streams the lines that
+1. **Routing.** Read the log once, cheaply (orjson; the strict reader only for the rare
+   line orjson cannot read), and route each non-blank line to the agreement its `agreement`
+   field names, noting the ids of each agreement's lines. Then prove that **no id crosses
+   agreements**: every id (of any line, routed or not) occurs only on lines of one agreement,
+   or only on lines routed nowhere. Then no line's judgement can depend on a line of another
+   agreement: the records of an id, the lock state they point to and a correction's target
+   all stay in one agreement, and a line routed nowhere (not an object, no or an unknown
+   agreement, bad JSON) is never applied, so it changes nothing an agreement's line could
+   see. Those lines are judged in this process, in log order, by an engine that holds every
+   agreement but is fed only them, so that a reason names every agreement as the single
+   engine's does. A long log is routed in parts, one process per byte range (the routing
+   costs about a fifth of a replay, and it is the part that does not otherwise run in
+   parallel); this needs fork, for `hash` of an id to be the same in every process.
+2. **Replay (one process per group).** Each worker re-reads the log itself (the bytes the
+   routing pass read) and feeds its agreements' lines, with their numbers in the log, to
+   `Engine.feed_numbered` of an engine of those agreements. It streams the lines that
    issued entries or were rejected to a temporary file, then its `--close-through` entries
-   and summaries. Reading and routing every line costs each worker about a fifth of a
-   replay; in exchange no pass runs before the workers start. The agreements are shared out
-   by their lines in the log's first 4 MiB.
-2. **The proof, by the first worker.** It also notes the ids of every agreement's lines and
-   keeps the lines routed nowhere (not an object, no or an unknown agreement, bad JSON).
-   When every worker is done, this process checks that **no id crosses agreements**: every
-   id occurs only on lines of one agreement, or only on lines routed nowhere. Then no line's
-   judgement can depend on a line of another agreement: the records of an id, the lock
-   state they point to and a correction's target all stay in one agreement, and a line
-   routed nowhere is never applied, so it changes nothing an agreement's line could see.
-   Those lines are judged here, in log order, by an engine that holds every agreement but
-   is fed only them, so that a reason names every agreement as the single engine's does.
-3. **Merge.** The files are merged in line order (`heapq.merge`; all entries of one line
-   come from one agreement), the close-through entries appended agreement by agreement in
-   id order, as `Engine.close_through` does, and the summary built the way `Engine.summary`
-   does.
+   and summaries. This
+   process merges the files in line order (`heapq.merge`; all entries of one line come from one
+   agreement), appends the close-through entries agreement by agreement in id order, as
+   `Engine.close_through` does, and builds the summary the way `Engine.summary` does.
 
 **Fallback.** Whenever that proof cannot be made, the ordinary single-process replay runs
 instead (`engine.cli.run_replay`), so the output is the same bytes in every case, only not
 faster: when an id crosses agreements (or an id of a line routed nowhere is also used by an
-agreement's line), when the log's first 4 MiB hold fewer than two agreements, when a line is over 1 MiB
+agreement's line), when fewer than two agreements have lines, when a line is over 1 MiB
 (the single path writes such lines whole to `--rejected` as they stream by), and when a
 worker fails. Standard input (`-`), like any events path that is not a regular file (a pipe,
 `/dev/stdin`), cannot be read twice: it is first copied to a temporary file, which both
@@ -52,6 +52,7 @@ import sys
 import tempfile
 import time
 from array import array
+from collections import Counter
 from contextlib import ExitStack
 from operator import itemgetter
 from typing import BinaryIO, Iterator
@@ -94,13 +95,13 @@ def run_parallel_replay(args: argparse.Namespace) -> int:
             try:
                 if size is None:
                     events, size = _spool(events or sys.stdin.buffer, path, stack)
-                plan = _plan(path, size, agreements, args.workers, work)
+                routing = time.perf_counter()
+                plan = _route(path, size, agreements, args.workers, work)
+                last_run["pass1"] = time.perf_counter() - routing
                 if plan.fallback is None:
                     results = _run_workers(plan, path, agreements, work, args, ledger is not None, rejected is not None)
                     if results is None:
                         plan.fallback = "a worker failed"
-                    else:
-                        _prove_and_judge_strays(plan, results)
                 if plan.fallback is None:
                     merging = time.perf_counter()
                     summary = _merge(plan, results, ledger, rejected)
@@ -143,24 +144,26 @@ def _spool(source: BinaryIO, path: str, stack: ExitStack) -> tuple[BinaryIO, int
 
 # ---- pass 1: routing and the proof that no id crosses agreements ---------------------------
 
-#: The log's first bytes, read to see which agreements it holds and in what shares.
-SAMPLE_BYTES = 4 << 20
+#: A log at least this long is routed in parts, one process each (with fork, where `hash` of an
+#: id is the same in every process); a shorter one in this process.
+ROUTING_SPLIT_BYTES = 4 << 20
 
 
 class _Plan:
-    """How the log is shared out: groups of agreement indices, one per worker process."""
+    """What the routing pass found: each non-blank line's agreement, in log order."""
 
-    def __init__(self, limit: int, parent: Engine, parent_records: str, index_of: dict[str, int]):
-        self.limit = limit  # the log's length at the start: every process reads exactly these bytes
+    def __init__(self, limit: int, parent: Engine, parent_records: str):
+        self.route = array("B")  # per physical line: the agreement's index, or len(agreements): blank or none
+        self.counts: list[int] = []  # lines per agreement index (the last: routed nowhere)
+        self.limit = limit  # the log's length when the pass began: every process reads exactly these bytes
         self.parent = parent  # the engine that judges the lines routed nowhere
         self.parent_records = parent_records
-        self.index_of = index_of  # agreement id -> index; len(index_of) stands for "routed nowhere"
         self.groups: list[list[int]] = []
         self.fallback: str | None = None
 
 
 class _LongLineSeen:
-    """The `LongLines` receiver of a worker's pass: notes that an over-long line went by."""
+    """The `LongLines` receiver of the routing pass: notes that an over-long line went by."""
 
     def __init__(self) -> None:
         self.seen = False
@@ -172,58 +175,163 @@ class _LongLineSeen:
         self.seen = self.seen or not blank
 
 
-def _plan(path: str, size: int, agreements, workers: int, work: str) -> _Plan:
-    """Share the agreements out by their lines in the log's first `SAMPLE_BYTES`; a log whose
-    sample holds fewer than two agreements is replayed in one process."""
-    index_of = {agreement.id: index for index, agreement in enumerate(agreements)}
-    nowhere = len(index_of)
-    plan = _Plan(size, Engine(agreements), os.path.join(work, "routed-nowhere.records"), index_of)
-    counts = [0] * (nowhere + 1)
-    with _open_range(path, 0, min(size, SAMPLE_BYTES)) as sample:
-        for number, raw in iter_lines(sample):
-            counts[_route_line(raw, number, index_of, nowhere)[0]] += 1
+def _route(path: str, size: int, agreements, workers: int, work: str) -> _Plan:
+    ids = [agreement.id for agreement in agreements]
+    index_of = {agreement_id: index for index, agreement_id in enumerate(ids)}
+    nowhere = len(ids)
+    plan = _Plan(size, Engine(agreements), os.path.join(work, "routed-nowhere.records"))
+    context = _context()
+    split = size >= ROUTING_SPLIT_BYTES and context.get_start_method() == "fork"
+    parts = _split(path, size, workers if split else 1)
+    if len(parts) == 1:
+        results = [_route_part(path, *parts[0], index_of, os.path.join(work, "part-0.strays"))]
+    else:
+        results = _route_in_processes(context, path, parts, index_of, work)
+        if results is None:
+            plan.fallback = "a worker failed"
+            return plan
+    for result in results:
+        if result["fallback"] is not None:
+            plan.fallback = result["fallback"]
+            return plan
+    # The proof: the ids of each agreement's lines (and of the lines routed nowhere) are apart.
+    owned: list[set[int]] = [set() for _ in range(nowhere + 1)]
+    for result in results:
+        for ids_of_owner, part in zip(owned, result["owned"]):
+            ids_of_owner.update(part)
+        del result["owned"]
+    seen: set[int] = set()
+    for ids_of_owner in owned:
+        if not seen.isdisjoint(ids_of_owner):
+            plan.fallback = "an id is used in more than one agreement (or by a line of none)"
+            return plan
+        seen.update(ids_of_owner)
+    del owned, seen
+    route = plan.route = array("B" if nowhere < 255 else "I")
+    for result in results:
+        route.extend(result.pop("route"))
+    lines_of = Counter(route)
+    plan.counts = counts = [lines_of[index] for index in range(nowhere + 1)]
     if sum(1 for count in counts[:nowhere] if count) < 2:
         plan.fallback = "fewer than two agreements have lines"
         return plan
     plan.groups = _balance(counts[:nowhere], workers)
+    # The lines routed nowhere, judged here in log order with their numbers in the whole log.
+    offset = 0
+    with open(plan.parent_records, "wb") as records:
+        for result in results:
+            for number, raw in _read_records(result["strays"]):
+                _write_outcome(records, plan.parent.feed_line(raw, offset + number), True, True)
+            offset += result["newlines"]
     return plan
 
 
-def _route_line(raw: bytes, number: int, index_of: dict[str, int], nowhere: int) -> tuple[int, object]:
-    """(agreement index or `nowhere`, id) of a line, as the engine will read them."""
-    try:
-        obj = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        obj = None
-    try:
-        # orjson and the strict reader agree on an object's members unless a key is repeated;
-        # then the strict reader reads no id at all, and counting orjson's is safe.
-        return index_of.get(obj["agreement"], nowhere), obj.get("id")  # not a string: no agreement's
-    except (TypeError, KeyError):  # not an object, no agreement, or an unhashable one
-        if type(obj) is dict:
-            return nowhere, obj.get("id")
-        parsed = parse_line(number, raw)  # rare: exactly what the engine will read
-        owner = index_of.get(parsed.event.agreement, nowhere) if parsed.event is not None else nowhere
-        return owner, parsed.id
+def _split(path: str, size: int, parts: int) -> list[tuple[int, int]]:
+    """About `parts` byte ranges [start, end) of the log, each ending just after a line end."""
+    bounds = [0]
+    with open(path, "rb") as log:
+        for number in range(1, parts):
+            position = max(size * number // parts, bounds[-1])
+            log.seek(position)
+            while position < size:
+                block = log.read(min(1 << 16, size - position))
+                if not block:
+                    position = size
+                    break
+                found = block.find(b"\n")
+                if found >= 0:
+                    position += found + 1
+                    break
+                position += len(block)
+            if position >= size:
+                break
+            bounds.append(position)
+    bounds.append(size)
+    return list(zip(bounds, bounds[1:]))
 
 
-def _prove_and_judge_strays(plan: _Plan, results) -> None:
-    """Check the first worker's findings: no over-long line, no id in two agreements (or in an
-    agreement and a line routed nowhere); then judge the lines routed nowhere, in log order."""
-    for _, done in results:
-        if done["fallback"] is not None:
-            plan.fallback = done["fallback"]
-            return
-    prover = results[0][1]
-    seen: set[int] = set()
-    for ids_of_owner in prover["owned"]:
-        if not seen.isdisjoint(ids_of_owner):
-            plan.fallback = "an id is used in more than one agreement (or by a line of none)"
-            return
-        seen.update(ids_of_owner)
-    with open(plan.parent_records, "wb") as records:
-        for number, raw in _read_records(prover["strays"]):
-            _write_outcome(records, plan.parent.feed_line(raw, number), True, True)
+def _open_range(path: str, start: int, end: int) -> BinaryIO:
+    raw = open(path, "rb", buffering=0)
+    raw.seek(start)
+    return io.BufferedReader(_Bounded(raw, end - start), 1 << 16)
+
+
+def _route_part(path: str, start: int, end: int, index_of: dict[str, int], strays_path: str) -> dict:
+    """Route the lines of bytes [start, end) of the log (numbered from 1 there).
+
+    Returns the route (an agreement index per physical line; `nowhere` for a blank line or one
+    of no agreement), the hashed ids of each agreement's lines and the number of line ends,
+    and writes the lines routed nowhere to `strays_path`; or the reason to fall back.
+    """
+    newlines, last = 0, b""
+    with open(path, "rb") as log:
+        log.seek(start)
+        left = end - start
+        while left > 0:
+            block = log.read(min(1 << 20, left))
+            if not block:
+                break
+            newlines += block.count(b"\n")
+            left -= len(block)
+            last = block[-1:]
+    lines = newlines + (1 if last not in (b"", b"\n") else 0)  # the last line may lack LF
+    nowhere = len(index_of)
+    route = array("B" if nowhere < 255 else "I", [nowhere]) * (lines + 1)  # by line number: [0] is unused
+    owned = [array("q") for _ in range(nowhere + 1)]  # hashes; a collision can only cause a fallback
+    own = [ids.append for ids in owned]
+    long_lines = _LongLineSeen()
+    loads, decode_error, owner_of = orjson.loads, orjson.JSONDecodeError, index_of.get
+    with _open_range(path, start, end) as stream, open(strays_path, "wb") as strays:
+        for number, raw in iter_lines(stream, long_lines):
+            if len(raw) > LINE_BYTES_MAX:  # it is cut just past the limit
+                return {"fallback": "a line is longer than 1 MiB"}
+            try:
+                obj = loads(raw)
+            except decode_error:
+                obj = None
+            try:
+                # orjson and the strict reader agree on an object's members unless a key is
+                # repeated; then the strict reader reads no id at all, and counting orjson's is safe.
+                owner = owner_of(obj["agreement"], nowhere)  # not a string: no agreement's
+                identifier = obj.get("id")
+            except (TypeError, KeyError):  # not an object, no agreement, or an unhashable one
+                if type(obj) is dict:
+                    owner, identifier = nowhere, obj.get("id")
+                else:
+                    parsed = parse_line(number, raw)  # rare: exactly what the engine will read
+                    owner = owner_of(parsed.event.agreement, nowhere) if parsed.event is not None else nowhere
+                    identifier = parsed.id
+            if type(identifier) is str:
+                own[owner](hash(identifier))
+            route[number] = owner
+            if owner == nowhere:
+                pickle.dump((number, raw), strays, pickle.HIGHEST_PROTOCOL)
+    if long_lines.seen:
+        return {"fallback": "a line is longer than 1 MiB"}
+    return {"fallback": None, "route": route[1:], "owned": owned, "strays": strays_path, "newlines": newlines}
+
+
+def _route_part_to_file(path: str, start: int, end: int, index_of: dict[str, int], strays: str, out: str) -> None:
+    result = _route_part(path, start, end, index_of, strays)
+    with open(out + ".part", "wb") as handle:
+        pickle.dump(result, handle, pickle.HIGHEST_PROTOCOL)
+    os.replace(out + ".part", out)
+
+
+def _route_in_processes(context, path: str, parts, index_of: dict[str, int], work: str) -> list[dict] | None:
+    outs = [os.path.join(work, f"part-{number}.routed") for number in range(len(parts))]
+    processes = [
+        context.Process(target=_route_part_to_file, name=f"backstop-routing-{number}", daemon=True,
+                        args=(path, start, end, index_of, os.path.join(work, f"part-{number}.strays"), out))
+        for number, ((start, end), out) in enumerate(zip(parts, outs))
+    ]
+    if not _run(processes):
+        return None
+    results = []
+    for out in outs:
+        with open(out, "rb") as handle:
+            results.append(pickle.load(handle))
+    return results
 
 
 def _run(processes) -> bool:
@@ -278,12 +386,6 @@ def _read_records(path: str) -> Iterator[tuple]:
 # ---- pass 2: one process per group of agreements -------------------------------------------
 
 
-def _open_range(path: str, start: int, end: int) -> BinaryIO:
-    raw = open(path, "rb", buffering=0)
-    raw.seek(start)
-    return io.BufferedReader(_Bounded(raw, end - start), 1 << 20)
-
-
 class _Bounded(io.RawIOBase):
     """The first `limit` bytes of a file: what the routing pass read, even if the file grew."""
 
@@ -307,50 +409,26 @@ class _Bounded(io.RawIOBase):
         super().close()
 
 
-def _worker(path: str, limit: int, agreements, mine: bytes, index_of: dict[str, int], prover: bool,
-            strays_path: str, records_path: str, done_path: str, want_entries: bool, want_raw: bool,
-            close_through) -> None:
-    """Read the whole log, replay the lines of this group's agreements with their numbers in the
-    log, and write their records, then the done file. The prover (the first worker) also notes
-    the ids of every agreement's lines and keeps the lines routed nowhere."""
+def _worker(path: str, limit: int, agreements, mine: bytes, route: array, records_path: str, done_path: str,
+            want_entries: bool, want_raw: bool, close_through) -> None:
+    """Replay this group's lines with their numbers in the log; write their records, then the done file."""
     started, cpu = time.perf_counter(), time.process_time()
     engine = Engine(agreements)
-    nowhere = len(index_of)
-    owned = [array("q") for _ in range(nowhere + 1)]  # hashes; a collision can only cause a fallback
-    own = [ids.append for ids in owned]
-    long_lines = _LongLineSeen()
-    fallback = None
 
-    def own_lines(stream: BinaryIO, strays: BinaryIO | None) -> Iterator[tuple[int, bytes]]:
-        nonlocal fallback
-        for number, raw in iter_lines(stream, long_lines):
-            if len(raw) > LINE_BYTES_MAX:  # it is cut just past the limit
-                fallback = "a line is longer than 1 MiB"
-                return
-            owner, identifier = _route_line(raw, number, index_of, nowhere)
-            if strays is not None:
-                if type(identifier) is str:
-                    own[owner](hash(identifier))
-                if owner == nowhere:
-                    pickle.dump((number, raw), strays, pickle.HIGHEST_PROTOCOL)
-            if mine[owner]:
-                yield number, raw
+    def own_lines(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
+        # The route has an entry per physical line of these bytes (a line past it, in a log
+        # rewritten meanwhile, raises IndexError: the worker fails and one process replays).
+        return ((number, raw) for number, raw in iter_lines(stream) if mine[route[number - 1]])
 
-    with ExitStack() as files:
-        stream = files.enter_context(_open_range(path, 0, limit))
-        records = files.enter_context(open(records_path, "wb"))
-        strays = files.enter_context(open(strays_path, "wb")) if prover else None
-        for outcome in engine.feed_numbered(own_lines(stream, strays)):
+    with _open_range(path, 0, limit) as stream, open(records_path, "wb") as records:
+        for outcome in engine.feed_numbered(own_lines(stream)):  # only the lines that issued entries or were rejected
             _write_outcome(records, outcome, want_entries, want_raw)
-    if long_lines.seen:
-        fallback = "a line is longer than 1 MiB"
     closing: dict[str, list[bytes]] = {}
     if close_through is not None:
         for entry in engine.close_through(close_through):
             closing.setdefault(entry.agreement, []).append(entry.line)
     summary = engine.summary()
     done = {
-        "fallback": fallback, "owned": owned if prover else None, "strays": strays_path if prover else None,
         "lines": summary["lines"], "applied": summary["applied"], "duplicates": summary["duplicates"],
         "agreements": summary["agreements"],
         "closing": {agreement: b"".join(lines) for agreement, lines in closing.items()},
@@ -377,11 +455,10 @@ def _run_workers(plan: _Plan, path: str, agreements, work: str, args, want_entri
         for index in group:
             mine[index] = 1
         records, done = os.path.join(work, f"worker-{number}.records"), os.path.join(work, f"worker-{number}.done")
-        strays = os.path.join(work, "routed-nowhere.lines")
         processes.append(context.Process(
             target=_worker, name=f"backstop-worker-{number}", daemon=True,
-            args=(path, plan.limit, [agreements[index] for index in group], bytes(mine), plan.index_of,
-                  number == 0, strays, records, done, want_entries, want_raw, args.close_through),
+            args=(path, plan.limit, [agreements[index] for index in group], bytes(mine), plan.route,
+                  records, done, want_entries, want_raw, args.close_through),
         ))
         files.append((records, done))
     succeeded = _run(processes)

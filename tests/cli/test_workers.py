@@ -31,6 +31,12 @@ CONTRACTS = ROOT / "contracts"
 EXAMPLES = ROOT / "examples"
 
 
+@pytest.fixture(autouse=True)
+def route_in_parts(monkeypatch):
+    """Route even these small logs in parts, one process each, as a long log is."""
+    monkeypatch.setattr(parallel, "ROUTING_SPLIT_BYTES", 1)
+
+
 def replay(contracts: Path, events: Path | str, out: Path, workers: int, *extra: str) -> dict:
     """Everything one replay shows: exit status, stdout, and the bytes of each output file."""
     out.mkdir(parents=True, exist_ok=True)
@@ -77,6 +83,22 @@ def test_the_bundled_examples_are_identical_with_two_and_three_workers(tmp_path)
     one = assert_identical(CONTRACTS, EXAMPLES / "all.jsonl", tmp_path)
     assert one["status"] == 0 and one["ledger.jsonl"]
     assert parallel.last_run["processes"] == 3
+
+
+def test_a_short_log_is_routed_in_this_process(tmp_path, monkeypatch):
+    monkeypatch.setattr(parallel, "ROUTING_SPLIT_BYTES", 1 << 30)
+    assert_identical(CONTRACTS, rejected_log(tmp_path), tmp_path, "--close-through", "2027-12-31", workers=(2,))
+
+
+def test_the_log_is_split_at_line_ends(tmp_path):
+    log = tmp_path / "log"
+    log.write_bytes(b"ab\ncd\r\n\n" + b"x" * 100 + b"\nlast")
+    size = log.stat().st_size
+    for parts in range(1, 8):
+        bounds = parallel._split(str(log), size, parts)
+        assert bounds[0][0] == 0 and bounds[-1][1] == size and len(bounds) <= parts
+        assert all(end == start for (_, end), (start, _) in zip(bounds, bounds[1:]))
+        assert all(log.read_bytes()[end - 1:end] == b"\n" for _, end in bounds[:-1])
 
 
 def test_close_through_appends_each_agreements_closes_in_id_order(tmp_path):
@@ -245,6 +267,15 @@ def test_an_over_long_line_falls_back_and_is_kept_whole(tmp_path):
     assert one["rejected.jsonl"] == long_line
 
 
+def test_a_failing_routing_process_falls_back_to_one_process(tmp_path, monkeypatch):
+    def broken_part(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(parallel, "_route_part_to_file", broken_part)
+    assert_identical(CONTRACTS, EXAMPLES / "all.jsonl", tmp_path, workers=(2,), mode="fallback")
+    assert parallel.last_run["reason"] == "a worker failed"
+
+
 def test_one_agreement_with_lines_falls_back(tmp_path):
     assert_identical(CONTRACTS, EXAMPLES / "gb300-monthly.jsonl", tmp_path, workers=(2,), mode="fallback")
 
@@ -329,4 +360,4 @@ def test_the_benchmark_compares_one_process_with_several(capsys):
 
     assert bench.main(["--events", "8000", "--runs", "1", "--workers", "2"]) == 0
     out = capsys.readouterr().out
-    assert "ledgers identical: yes" in out and "reading and routing the whole log" in out
+    assert "ledgers identical: yes" in out and "routing pass" in out
