@@ -24,6 +24,7 @@ import io
 import json
 import random
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -425,15 +426,19 @@ def main(argv: list[str] | None = None) -> int:
             return status
 
         # Alternate the two, so that a slow spell of the machine does not fall on one side only.
-        floor_seconds = replay_seconds = float("inf")
+        pairs = []  # (floor, replay) seconds of each run
         for _ in range(args.runs):
-            seconds, _ = best_of(1, lambda: floor(work / "log.jsonl"))
-            floor_seconds = min(floor_seconds, seconds)
-            seconds, status = best_of(1, one_replay)
-            replay_seconds = min(replay_seconds, seconds)
+            floor_run, _ = best_of(1, lambda: floor(work / "log.jsonl"))
+            replay_run, status = best_of(1, one_replay)
+            pairs.append((floor_run, replay_run))
+        floor_seconds = min(floor_run for floor_run, _ in pairs)
+        replay_seconds = min(replay_run for _, replay_run in pairs)
         print(f"floor:  {count / floor_seconds:>12,.0f} events/s  ({floor_seconds:.2f} s, orjson + Decimal + datetime)")
         print(f"replay: {count / replay_seconds:>12,.0f} events/s  ({replay_seconds:.2f} s, exit status {status})")
         print(f"ratio replay/floor: {replay_seconds / floor_seconds:.2f}  (target ≤ 2.5)")
+        ratios = sorted(replay_run / floor_run for floor_run, replay_run in pairs)
+        print(f"  run by run: {', '.join(f'{ratio:.2f}' for ratio in ratios)} (median {statistics.median(ratios):.2f}; "
+              "a machine's speed drifts, and the best floor may fall in a faster spell than the best replay)")
         print(f"ledger identical across {args.runs} runs: {'yes' if len(digests) == 1 else 'NO'}")
         print(f"peak RSS of this process: {peak_rss_kib() / 1024:.0f} MiB")
         if len(digests) != 1:
