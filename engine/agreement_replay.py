@@ -182,7 +182,7 @@ class AgreementReplay:
         pool_number, pool, capacity = found
         period_keys = self.keys.get(index)
         key = period_keys.get(pool) if period_keys is not None else None
-        total = _add(key.available, available) if key is not None else available
+        total = _add(key.available if key is not None else ZERO, available)  # as _add does: -0 becomes 0
         if total > capacity:
             return False
         if key is None:

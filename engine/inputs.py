@@ -5,9 +5,10 @@ running sums, so an event costs O(1) whatever the log's length.
 
 Without a lock an engine remembers every applied input event for as long as it runs, so
 that record is kept small: one `bytes` value per event, in the engine's id map, holding its
-fingerprint, log order, line, periods and values (`pack_input`). Together with the id it is
-keyed by and the key's list entry that is about 230 bytes per event, and, being bytes, it
-costs the garbage collector nothing.
+log order, line, periods, pool, values and fingerprint (or, for a plain utilization line,
+what its fingerprint is made from). Together with the id it is keyed by and the key's list
+entry that is about 230 bytes per event, and, being bytes, it costs the garbage collector
+nothing.
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ class Key:
             start = position
         listed.extend(kept[start:])
         return listed
+
 
 class IdRecord(NamedTuple):
     """An id in use by an event other than an input: enough to judge a later line that repeats it (SPEC §7)."""

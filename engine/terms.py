@@ -31,8 +31,6 @@ class AgreementTerms:
     end_utc: datetime = field(init=False, repr=False)
     period_ends_utc: tuple[datetime, ...] = field(init=False, repr=False)
     pools_by_version: tuple[dict, ...] = field(init=False, repr=False)
-    #: `(index,)` for each period, shared by the id records of every input event of that period.
-    period_alone: tuple[tuple[int], ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         first = self.versions[0].document
@@ -48,7 +46,6 @@ class AgreementTerms:
         object.__setattr__(self, "period_ends_utc", tuple(boundary(period.end) for period in periods))
         pools = tuple({pool.id: pool for pool in version.document.pools} for version in self.versions)
         object.__setattr__(self, "pools_by_version", pools)
-        object.__setattr__(self, "period_alone", tuple((period.index,) for period in periods))
 
     @property
     def first(self) -> AgreementDocument:
