@@ -16,29 +16,11 @@ import os
 
 from hypothesis import HealthCheck, settings
 
-settings.register_profile(
-    "ci",
-    max_examples=25,
-    deadline=None,
-    print_blob=True,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-settings.register_profile(
-    "deep",
-    max_examples=600,
-    deadline=None,
-    print_blob=True,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-settings.register_profile(
-    "golden",
-    max_examples=10,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    print_blob=True,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+_COMMON = dict(deadline=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+settings.register_profile("ci", max_examples=25, **_COMMON)
+settings.register_profile("deep", max_examples=600, **_COMMON)
+settings.register_profile("golden", max_examples=10, derandomize=True, database=None, **_COMMON)
 # The pytest plugin loads `--hypothesis-profile` after this file is imported, so the option
 # wins over this default.
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
