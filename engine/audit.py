@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Iterable
 
-from engine.ledger import GENESIS, canonical_json, entry_hash
+from engine.ledger import GENESIS, canonical_bytes, entry_hash
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +43,7 @@ def check_chain(lines: Iterable[bytes], heads_expected: dict[str | None, str] | 
         if not isinstance(entry, dict) or not {"agreement", "seq", "prev", "hash"} <= entry.keys():
             return ChainReport(False, count, heads, f"line {number} lacks agreement, seq, prev or hash", number)
         agreement = entry["agreement"]
-        if raw.rstrip(b"\r\n") != canonical_json(entry).encode("utf-8"):
+        if raw.rstrip(b"\r\n") != canonical_bytes(entry):
             return ChainReport(False, count, heads, f"line {number} is not in canonical JSON form (it was edited)", number)
         if entry_hash(entry) != entry["hash"]:
             return ChainReport(False, count, heads, f"line {number}: hash does not match the entry's content (it was changed)", number)

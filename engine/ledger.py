@@ -17,23 +17,28 @@ from typing import Any
 GENESIS = "0" * 64
 
 
-def canonical_json(value: Any) -> str:
-    """SPEC §6 canonical JSON: sorted keys, no white space, only `"`, `\\` and controls escaped.
+def canonical_bytes(value: Any) -> bytes:
+    """SPEC §6 canonical JSON, UTF-8: sorted keys, no white space, only `"`, `\\` and controls escaped.
 
     orjson writes exactly what SPEC's `json.dumps(...)` does (keys sorted by code point, the
-    same escapes) several times faster; a test holds the two to the same text. Integers
-    beyond 64 bits, which orjson refuses, take `json.dumps` itself.
+    same escapes) several times faster, and as UTF-8 already; a test holds the two to the
+    same text. Integers beyond 64 bits, which orjson refuses, take `json.dumps` itself.
     """
     try:
-        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode("utf-8")
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
     except orjson.JSONEncodeError:
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def canonical_json(value: Any) -> str:
+    """`canonical_bytes` as text."""
+    return canonical_bytes(value).decode("utf-8")
 
 
 def entry_hash(entry: dict) -> str:
     """SHA-256 of the canonical JSON of the entry without its `hash` field."""
     body = {key: value for key, value in entry.items() if key != "hash"}
-    return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+    return hashlib.sha256(canonical_bytes(body)).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,12 +69,13 @@ class Chain:
         # The hash covers the entry without `hash`; the line is the same text with `hash` in
         # its sorted place. Written as the members before and after it, the (often long)
         # entry is serialized once.
-        before = canonical_json({key: value for key, value in entry.items() if key < "hash"})[1:-1]
-        after = canonical_json({key: value for key, value in entry.items() if key > "hash"})[1:-1]
-        body = "{" + ",".join(part for part in (before, after) if part) + "}"
-        digest = hashlib.sha256(body.encode("utf-8")).hexdigest()
+        # Bytes throughout: the entry is never decoded and encoded again.
+        before = canonical_bytes({key: value for key, value in entry.items() if key < "hash"})[1:-1]
+        after = canonical_bytes({key: value for key, value in entry.items() if key > "hash"})[1:-1]
+        body = b"{" + b",".join(part for part in (before, after) if part) + b"}"
+        digest = hashlib.sha256(body).hexdigest()
         entry["hash"] = digest
-        line = "{" + ",".join(part for part in (before, f'"hash":"{digest}"', after) if part) + "}"
+        line = b"{" + b",".join(part for part in (before, b'"hash":"%s"' % digest.encode("ascii"), after) if part) + b"}\n"
         self.length += 1
         self.head = digest
-        return IssuedEntry(self.agreement, entry["id"], entry, (line + "\n").encode("utf-8"))
+        return IssuedEntry(self.agreement, entry["id"], entry, line)

@@ -13,6 +13,7 @@ import pickle
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from types import MethodType
 from typing import BinaryIO, Callable, Iterable, Iterator, Mapping, NamedTuple
 
 from engine.agreement_replay import AgreementReplay, Rejected
@@ -20,6 +21,7 @@ from engine.documents.loader import load_agreements, load_agreements_from_mappin
 from engine.events import model as ev
 from engine.events.reader import LongLines, iter_lines, parse_line, read_plain_utilization
 from engine.inputs import IdRecord, unpack_input
+from engine.lane import COMPILED
 from engine.ledger import IssuedEntry
 from engine.terms import AgreementTerms
 
@@ -60,6 +62,14 @@ class RejectedLine(Exception):
     def __init__(self, outcome: LineOutcome) -> None:
         super().__init__(f"line {outcome.line}" + (f" ({outcome.id})" if outcome.id else "") + f": {outcome.reason}")
         self.outcome = outcome
+
+
+class _CompiledLane:
+    """`Engine._plain` where the compiled lane is built: `engine._lane.plain`, bound to the
+    engine as a method is (an engine's own `_plain`, as tests set, still comes first)."""
+
+    def __get__(self, engine: Engine | None, owner: type | None = None):
+        return self if engine is None else MethodType(COMPILED.plain, engine)
 
 
 class Engine:
@@ -176,9 +186,12 @@ class Engine:
             raise RejectedLine(outcome)
         return outcome
 
-    def _plain(self, raw: bytes, number: int) -> str | None:
+    def _plain_reference(self, raw: bytes, number: int) -> str | None:
         """Apply a plain utilization line that breaks no rule, returning its id; None, with
-        nothing changed, to leave the line to `_feed`. Utilization issues no entries."""
+        nothing changed, to leave the line to `_feed`. Utilization issues no entries.
+
+        This is `_plain` in Python; where the compiled lane is built, `_plain` runs it
+        instead (see `engine.lane`)."""
         line = read_plain_utilization(raw)
         if line is None:
             return None
@@ -189,6 +202,8 @@ class Engine:
             return None
         self.lines = order
         return event_id
+
+    _plain = _plain_reference if COMPILED is None else _CompiledLane()
 
     def _feed(self, raw: bytes, number: int) -> LineOutcome:
         """Replay one non-blank line the general way."""

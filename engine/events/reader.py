@@ -93,11 +93,9 @@ def iter_lines(stream: BinaryIO, long_lines: LongLines | None = None) -> Iterato
         data = carry + block if carry else block
         lines = data.split(b"\n")
         carry = lines.pop()
-        if (
-            lines and len(data) <= LINE_BYTES_MAX and b"\r" not in data
-            and b"\n\n" not in data and b"\n " not in data and b"\n\t" not in data
-            and lines[0][:1] not in (b"", b" ", b"\t")
-        ):  # no line of this block is blank, too long or CRLF-ended: number them in C
+        # No line of this block is too long or CRLF-ended, and every one starts with "{" or a
+        # later byte, so none is blank or starts with a space or tab: number them in C.
+        if lines and len(data) <= LINE_BYTES_MAX and b"\r" not in data and min(lines) >= b"{":
             yield from zip(range(number + 1, number + 1 + len(lines)), lines)
             number += len(lines)
         else:

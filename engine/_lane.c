@@ -1,0 +1,452 @@
+/*
+ * The replay's plain lane, compiled.
+ *
+ * Nearly every line of a real log is a well-formed utilization report, and in Python the
+ * cost of such a line is mostly the interpreter's. This module takes those lines through
+ * the same decisions as the Python reference, which stays the authority:
+ *
+ *   read_plain_utilization(raw)   is  engine.events.reader.read_plain_utilization
+ *   plain(engine, raw, number)    is  Engine._plain with AgreementReplay.plain_utilization
+ *
+ * `plain` handles only the common case in C: a span already learnt, a key that exists, a
+ * sum within capacity and a record whose fields fit. Anything else goes, unchanged, to the
+ * Python method `AgreementReplay.plain_utilization`, and nothing here changes state before
+ * it knows it will complete the line. Sums go through the engine's exact Decimal context
+ * (`configure` hands it over), so the numbers are the reference's, object for object.
+ * tests/replay/test_compiled_lane.py holds the two to the same results.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+#define PLAIN_MEMBERS 8
+#define PLAIN_QUOTES (4 * PLAIN_MEMBERS)
+#define ID_CHARS_MAX 128
+#define HEAD_BYTES 37 /* struct "<qqiiiHHBI": engine.inputs._HEAD */
+#define UTILIZATION 0 /* engine.inputs.UTILIZATION, the record's kind */
+
+/* Set by configure(): what the lane shares with the Python reference. */
+static PyObject *loads, *decode_error, *quantities, *quantity, *zero, *exact_add;
+
+/* Interned names: the line's members and the attributes the lane reads. */
+static PyObject *member[PLAIN_MEMBERS], *s_utilization, *one;
+static PyObject *s_agreements, *s_ids, *s_lines, *s_spans, *s_locked_below, *s_capacities, *s_keys,
+    *s_closed, *s_restated, *s_number, *s_available, *s_sold, *s_inputs, *s_plain_utilization;
+
+enum { ID, TYPE, AGREEMENT, POOL, START, END, AVAILABLE, SOLD };
+
+/* A quantity's shared Decimal, as `_QUANTITIES.get(text) or _quantity(text)`: a new
+ * reference, Py_None if the text is no SPEC decimal, NULL on error. */
+static PyObject *
+quantity_of(PyObject *text)
+{
+    PyObject *found = PyDict_GetItemWithError(quantities, text);
+    if (found != NULL)
+        return Py_NewRef(found);
+    if (PyErr_Occurred())
+        return NULL;
+    return PyObject_CallOneArg(quantity, text);
+}
+
+/* "available sold": both texts passed the decimal pattern, so are ASCII. */
+static PyObject *
+values_text(PyObject *available, PyObject *sold)
+{
+    if (!PyUnicode_IS_ASCII(available) || !PyUnicode_IS_ASCII(sold))
+        return PyUnicode_FromFormat("%U %U", available, sold);
+    Py_ssize_t a = PyUnicode_GET_LENGTH(available), s = PyUnicode_GET_LENGTH(sold);
+    PyObject *text = PyUnicode_New(a + 1 + s, 127);
+    if (text == NULL)
+        return NULL;
+    Py_UCS1 *data = PyUnicode_1BYTE_DATA(text);
+    memcpy(data, PyUnicode_1BYTE_DATA(available), a);
+    data[a] = ' ';
+    memcpy(data + a + 1, PyUnicode_1BYTE_DATA(sold), s);
+    return text;
+}
+
+static PyObject *
+read_plain_utilization(PyObject *module, PyObject *raw)
+{
+    if (!PyBytes_CheckExact(raw)) {
+        PyErr_SetString(PyExc_TypeError, "read_plain_utilization() takes bytes");
+        return NULL;
+    }
+    if (loads == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "engine._lane is not configured");
+        return NULL;
+    }
+    /* Eight distinct members with string values hold exactly 32 quotes when none is
+     * escaped; a repeated key, which orjson would drop silently, adds its own. */
+    const char *p = PyBytes_AS_STRING(raw), *stop = p + PyBytes_GET_SIZE(raw);
+    int quotes = 0;
+    while ((p = memchr(p, '"', stop - p)) != NULL) {
+        if (++quotes > PLAIN_QUOTES)
+            Py_RETURN_NONE;
+        p++;
+    }
+    if (quotes != PLAIN_QUOTES)
+        Py_RETURN_NONE;
+
+    PyObject *obj = PyObject_CallOneArg(loads, raw);
+    if (obj == NULL) {
+        if (PyErr_ExceptionMatches(decode_error)) {
+            PyErr_Clear();
+            Py_RETURN_NONE;
+        }
+        return NULL;
+    }
+    PyObject *result = NULL, *available = NULL, *sold = NULL, *v[PLAIN_MEMBERS];
+    if (!PyDict_CheckExact(obj) || PyDict_GET_SIZE(obj) != PLAIN_MEMBERS)
+        goto not_plain;
+    for (int i = 0; i < PLAIN_MEMBERS; i++) {
+        v[i] = PyDict_GetItemWithError(obj, member[i]);
+        if (v[i] == NULL) {
+            if (PyErr_Occurred())
+                goto done;
+            goto not_plain;
+        }
+        if (!PyUnicode_CheckExact(v[i]))
+            goto not_plain;
+    }
+    int same = PyUnicode_Compare(v[TYPE], s_utilization);
+    if (same == -1 && PyErr_Occurred())
+        goto done;
+    if (same != 0)
+        goto not_plain;
+    Py_ssize_t id_chars = PyUnicode_GET_LENGTH(v[ID]);
+    if (id_chars <= 0 || id_chars > ID_CHARS_MAX)
+        goto not_plain;
+    if ((available = quantity_of(v[AVAILABLE])) == NULL || (sold = quantity_of(v[SOLD])) == NULL)
+        goto done;
+    if (available == Py_None || sold == Py_None)
+        goto not_plain;
+    int wrong = PyObject_RichCompareBool(sold, zero, Py_LT);
+    if (wrong == 0)
+        wrong = PyObject_RichCompareBool(sold, available, Py_GT);
+    if (wrong < 0)
+        goto done;
+    if (wrong)
+        goto not_plain;
+    PyObject *values = values_text(v[AVAILABLE], v[SOLD]);
+    if (values == NULL)
+        goto done;
+    result = PyTuple_Pack(8, v[ID], v[AGREEMENT], v[POOL], v[START], v[END], available, sold, values);
+    Py_DECREF(values);
+    goto done;
+not_plain:
+    result = Py_NewRef(Py_None);
+done:
+    Py_XDECREF(available);
+    Py_XDECREF(sold);
+    Py_DECREF(obj);
+    return result;
+}
+
+/* An int attribute as a C integer; 0 with *ok cleared when it is none or out of range. */
+static long long
+integer(PyObject *value, int *ok)
+{
+    int overflow = 0;
+    long long n = PyLong_Check(value) ? PyLong_AsLongLongAndOverflow(value, &overflow) : 0;
+    if (!PyLong_Check(value) || overflow || (n == -1 && PyErr_Occurred())) {
+        PyErr_Clear();
+        *ok = 0;
+    }
+    return n;
+}
+
+static void
+put_le(unsigned char *to, uint64_t value, int bytes)
+{
+    for (int i = 0; i < bytes; i++)
+        to[i] = (unsigned char)(value >> (8 * i));
+}
+
+/* AgreementReplay.plain_utilization's common case: 1 applied, 0 for the Python method to
+ * decide (nothing has changed), -1 on error. */
+static int
+apply_common(PyObject *replay, PyObject *line, long long order, long long number, PyObject *ids)
+{
+    PyObject *event_id = PyTuple_GET_ITEM(line, 0), *pool_text = PyTuple_GET_ITEM(line, 2),
+             *start = PyTuple_GET_ITEM(line, 3), *end = PyTuple_GET_ITEM(line, 4),
+             *available = PyTuple_GET_ITEM(line, 5), *sold = PyTuple_GET_ITEM(line, 6),
+             *values = PyTuple_GET_ITEM(line, 7);
+    PyObject *spans = NULL, *locked = NULL, *capacities = NULL, *keys = NULL, *key = NULL, *total = NULL,
+             *sold_total = NULL, *key_available = NULL, *key_sold = NULL, *inputs = NULL, *closed = NULL,
+             *agreement_number = NULL, *record = NULL;
+    int status = 0, ok = 1;
+
+    /* span = self._spans.get(start), learnt already, with this end */
+    if ((spans = PyObject_GetAttr(replay, s_spans)) == NULL)
+        goto error;
+    if (!PyDict_CheckExact(spans))
+        goto done;
+    PyObject *span = PyDict_GetItemWithError(spans, start);
+    if (span == NULL) {
+        if (PyErr_Occurred())
+            goto error;
+        goto done;
+    }
+    if (!PyTuple_CheckExact(span) || PyTuple_GET_SIZE(span) != 3)
+        goto done;
+    int same = PyObject_RichCompareBool(PyTuple_GET_ITEM(span, 0), end, Py_EQ);
+    if (same < 0)
+        goto error;
+    if (!same)
+        goto done;
+    PyObject *index_object = PyTuple_GET_ITEM(span, 1);
+    long long index = integer(index_object, &ok), span_number = integer(PyTuple_GET_ITEM(span, 2), &ok);
+
+    /* not locked */
+    if ((locked = PyObject_GetAttr(replay, s_locked_below)) == NULL)
+        goto error;
+    long long locked_below = integer(locked, &ok);
+    if (!ok || index < locked_below || index < 0 || index > INT32_MAX || span_number < 0 ||
+        span_number > UINT32_MAX)
+        goto done;
+
+    /* (pool number, pool, capacity) = self._capacities[index].get(pool) */
+    if ((capacities = PyObject_GetAttr(replay, s_capacities)) == NULL)
+        goto error;
+    if (!PyList_CheckExact(capacities) || index >= PyList_GET_SIZE(capacities))
+        goto done;
+    PyObject *pools = PyList_GET_ITEM(capacities, index);
+    if (!PyDict_CheckExact(pools))
+        goto done;
+    PyObject *found = PyDict_GetItemWithError(pools, pool_text);
+    if (found == NULL) {
+        if (PyErr_Occurred())
+            goto error;
+        goto done;
+    }
+    if (!PyTuple_CheckExact(found) || PyTuple_GET_SIZE(found) != 3)
+        goto done;
+    long long pool_number = integer(PyTuple_GET_ITEM(found, 0), &ok);
+    PyObject *pool = PyTuple_GET_ITEM(found, 1), *capacity = PyTuple_GET_ITEM(found, 2);
+    if (!ok || pool_number < 0 || pool_number > UINT16_MAX)
+        goto done;
+
+    /* the key, which the Python method makes when it is new */
+    if ((keys = PyObject_GetAttr(replay, s_keys)) == NULL)
+        goto error;
+    if (!PyDict_CheckExact(keys))
+        goto done;
+    PyObject *period_keys = PyDict_GetItemWithError(keys, index_object);
+    if (period_keys == NULL || !PyDict_CheckExact(period_keys)) {
+        if (PyErr_Occurred())
+            goto error;
+        goto done;
+    }
+    key = PyDict_GetItemWithError(period_keys, pool);
+    if (key == NULL) {
+        if (PyErr_Occurred())
+            goto error;
+        goto done;
+    }
+    Py_INCREF(key);
+
+    /* both sums, exact, and the capacity check, before anything changes */
+    if ((key_available = PyObject_GetAttr(key, s_available)) == NULL)
+        goto error;
+    PyObject *arguments[2] = {key_available, available};
+    if ((total = PyObject_Vectorcall(exact_add, arguments, 2, NULL)) == NULL)
+        goto error;
+    int over = PyObject_RichCompareBool(total, capacity, Py_GT);
+    if (over < 0)
+        goto error;
+    if (over)
+        goto done;
+    if ((key_sold = PyObject_GetAttr(key, s_sold)) == NULL)
+        goto error;
+    arguments[0] = key_sold;
+    arguments[1] = sold;
+    if ((sold_total = PyObject_Vectorcall(exact_add, arguments, 2, NULL)) == NULL)
+        goto error;
+    if ((inputs = PyObject_GetAttr(key, s_inputs)) == NULL)
+        goto error;
+    if ((closed = PyObject_GetAttr(replay, s_closed)) == NULL)
+        goto error;
+    long long closed_below = integer(closed, &ok);
+
+    /* the input's record, as engine.inputs.plain_utilization_head(...) + values */
+    if ((agreement_number = PyObject_GetAttr(replay, s_number)) == NULL)
+        goto error;
+    long long agreement = integer(agreement_number, &ok);
+    if (!ok || !PyList_CheckExact(inputs) || agreement < 0 || agreement > UINT16_MAX ||
+        !PyUnicode_IS_ASCII(values))
+        goto done;
+    Py_ssize_t value_bytes = PyUnicode_GET_LENGTH(values);
+    if ((record = PyBytes_FromStringAndSize(NULL, HEAD_BYTES + value_bytes)) == NULL)
+        goto error;
+    unsigned char *to = (unsigned char *)PyBytes_AS_STRING(record);
+    put_le(to, (uint64_t)order, 8);
+    put_le(to + 8, (uint64_t)number, 8);
+    put_le(to + 16, (uint64_t)index, 4); /* first period */
+    put_le(to + 20, (uint64_t)index, 4); /* period */
+    put_le(to + 24, (uint64_t)index, 4); /* latest period */
+    put_le(to + 28, (uint64_t)agreement, 2);
+    put_le(to + 30, (uint64_t)pool_number, 2);
+    to[32] = UTILIZATION;
+    put_le(to + 33, (uint64_t)span_number, 4);
+    memcpy(to + HEAD_BYTES, PyUnicode_1BYTE_DATA(values), value_bytes);
+
+    /* and now the changes, in the Python method's order */
+    if (PyObject_SetAttr(key, s_available, total) < 0 || PyObject_SetAttr(key, s_sold, sold_total) < 0 ||
+        PyList_Append(inputs, event_id) < 0)
+        goto error;
+    if (index < closed_below) {
+        PyObject *restated = PyObject_GetAttr(replay, s_restated);
+        if (restated == NULL)
+            goto error;
+        int added = PySet_Add(restated, index_object);
+        Py_DECREF(restated);
+        if (added < 0)
+            goto error;
+    }
+    if (PyDict_SetItem(ids, event_id, record) < 0)
+        goto error;
+    status = 1;
+    goto done;
+error:
+    status = -1;
+done:
+    Py_XDECREF(spans);
+    Py_XDECREF(locked);
+    Py_XDECREF(capacities);
+    Py_XDECREF(keys);
+    Py_XDECREF(key);
+    Py_XDECREF(key_available);
+    Py_XDECREF(total);
+    Py_XDECREF(key_sold);
+    Py_XDECREF(sold_total);
+    Py_XDECREF(inputs);
+    Py_XDECREF(closed);
+    Py_XDECREF(agreement_number);
+    Py_XDECREF(record);
+    return status;
+}
+
+/* Engine._plain: the line's id when it was applied, None (nothing changed) otherwise. */
+static PyObject *
+plain(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "plain() takes engine, raw and number");
+        return NULL;
+    }
+    PyObject *engine = args[0], *raw = args[1], *number_object = args[2];
+    PyObject *line = read_plain_utilization(module, raw);
+    if (line == NULL || line == Py_None)
+        return line;
+    PyObject *result = NULL, *agreements = NULL, *ids = NULL, *lines = NULL, *order_object = NULL;
+    PyObject *event_id = PyTuple_GET_ITEM(line, 0);
+    if ((agreements = PyObject_GetAttr(engine, s_agreements)) == NULL || (ids = PyObject_GetAttr(engine, s_ids)) == NULL ||
+        (lines = PyObject_GetAttr(engine, s_lines)) == NULL)
+        goto done;
+    if (!PyDict_CheckExact(agreements) || !PyDict_CheckExact(ids)) {
+        PyErr_SetString(PyExc_TypeError, "plain(): the engine's agreements and ids must be dicts");
+        goto done;
+    }
+    PyObject *replay = PyDict_GetItemWithError(agreements, PyTuple_GET_ITEM(line, 1));
+    if (replay == NULL) {
+        if (!PyErr_Occurred())
+            result = Py_NewRef(Py_None);
+        goto done;
+    }
+    int in_use = PyDict_Contains(ids, event_id);
+    if (in_use < 0)
+        goto done;
+    if (in_use) {
+        result = Py_NewRef(Py_None);
+        goto done;
+    }
+    if ((order_object = PyNumber_Add(lines, one)) == NULL)
+        goto done;
+    int ok = 1;
+    long long order = integer(order_object, &ok), number = integer(number_object, &ok);
+    int applied = ok ? apply_common(replay, line, order, number, ids) : 0;
+    if (applied < 0)
+        goto done;
+    if (applied == 0) { /* the Python method decides, and may change state */
+        PyObject *call[4] = {replay, line, order_object, number_object};
+        PyObject *taken = PyObject_VectorcallMethod(s_plain_utilization, call, 4, NULL);
+        if (taken == NULL)
+            goto done;
+        applied = PyObject_IsTrue(taken);
+        Py_DECREF(taken);
+        if (applied < 0)
+            goto done;
+    }
+    if (!applied) {
+        result = Py_NewRef(Py_None);
+        goto done;
+    }
+    if (PyObject_SetAttr(engine, s_lines, order_object) < 0)
+        goto done;
+    result = Py_NewRef(event_id);
+done:
+    Py_XDECREF(agreements);
+    Py_XDECREF(ids);
+    Py_XDECREF(lines);
+    Py_XDECREF(order_object);
+    Py_DECREF(line);
+    return result;
+}
+
+static PyObject *
+configure(PyObject *module, PyObject *args)
+{
+    PyObject *given[6];
+    if (!PyArg_ParseTuple(args, "OOOOOO:configure", &given[0], &given[1], &given[2], &given[3], &given[4], &given[5]))
+        return NULL;
+    if (!PyDict_CheckExact(given[2])) {
+        PyErr_SetString(PyExc_TypeError, "configure(): the quantities must be a dict");
+        return NULL;
+    }
+    PyObject **slots[6] = {&loads, &decode_error, &quantities, &quantity, &zero, &exact_add};
+    for (int i = 0; i < 6; i++)
+        Py_XSETREF(*slots[i], Py_NewRef(given[i]));
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"read_plain_utilization", read_plain_utilization, METH_O,
+     "engine.events.reader.read_plain_utilization, compiled."},
+    {"plain", (PyCFunction)(void (*)(void))plain, METH_FASTCALL,
+     "plain(engine, raw, number): Engine._plain, compiled."},
+    {"configure", configure, METH_VARARGS,
+     "configure(loads, decode_error, quantities, quantity, zero, exact_add): what the lane shares with Python."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef lane_module = {
+    PyModuleDef_HEAD_INIT, "engine._lane", "The replay's plain lane, compiled (see _lane.c).", -1, methods,
+};
+
+PyMODINIT_FUNC
+PyInit__lane(void)
+{
+    static const char *members[PLAIN_MEMBERS] = {"id", "type", "agreement", "pool", "start", "end",
+                                                 "available_gpu_hours", "sold_gpu_hours"};
+    for (int i = 0; i < PLAIN_MEMBERS; i++)
+        if ((member[i] = PyUnicode_InternFromString(members[i])) == NULL)
+            return NULL;
+    struct {
+        PyObject **name;
+        const char *text;
+    } names[] = {
+        {&s_utilization, "utilization"}, {&s_agreements, "agreements"}, {&s_ids, "ids"},
+        {&s_lines, "lines"}, {&s_spans, "_spans"}, {&s_locked_below, "locked_below"},
+        {&s_capacities, "_capacities"}, {&s_keys, "keys"}, {&s_closed, "closed"},
+        {&s_restated, "restated"}, {&s_number, "number"}, {&s_available, "available"},
+        {&s_sold, "sold"}, {&s_inputs, "inputs"}, {&s_plain_utilization, "plain_utilization"},
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if ((*names[i].name = PyUnicode_InternFromString(names[i].text)) == NULL)
+            return NULL;
+    if ((one = PyLong_FromLong(1)) == NULL)
+        return NULL;
+    return PyModule_Create(&lane_module);
+}

@@ -1,0 +1,136 @@
+"""The compiled plain lane (engine/_lane.c) is the Python reference lane, only faster.
+
+For every line, the compiled `read_plain_utilization` gives what the Python one gives, and an
+engine running the compiled `_plain` ends in the same state as one running `_plain_reference`:
+the same outcomes, reasons, ledger and summary, and the same record of every input in use,
+byte for byte. Where the extension was not built these tests cannot run; the first test
+fails then, unless `BACKSTOP_PURE_PYTHON` says the reference alone is wanted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from hypothesis import given, strategies as st
+
+from engine import lane
+from engine.events import reader
+from engine.replay import Engine
+from engine.testing import agreements_with_logs
+from engine.testing.invariants import loaded_agreements
+from tests.events.test_fast_path import REPEATED, VALUES, utilization_like, with_repeats
+from tests.replay.test_plain_lane import mixed_log
+
+compiled = pytest.mark.skipif(lane.COMPILED is None, reason="the replay runs the Python reference lane")
+
+
+def test_the_compiled_lane_is_built_unless_the_reference_is_asked_for():
+    if os.environ.get("BACKSTOP_PURE_PYTHON"):
+        assert lane.COMPILED is None and lane.name() == "Python"
+        assert Engine._plain is Engine._plain_reference
+    else:
+        assert lane.COMPILED is not None, "engine._lane was not built: is a C compiler installed?"
+        assert lane.name() == "compiled"
+
+
+def same_reading(raw: bytes) -> None:
+    expected, got = reader.read_plain_utilization(raw), lane.COMPILED.read_plain_utilization(raw)
+    assert got == expected, raw
+    if got is not None:
+        assert [type(part) for part in got] == [type(part) for part in expected]
+        assert str(got[5]) == str(expected[5]) and str(got[6]) == str(expected[6])  # the same digits
+
+
+@compiled
+@given(st.dictionaries(st.sampled_from(["id", "type", "pool", "start", "end", "available_gpu_hours",
+                                        "sold_gpu_hours", "agreement", "extra"]), VALUES, max_size=4),
+       REPEATED, st.sampled_from([(",", ":"), (", ", ": "), (" ,", " : ")]))
+def test_the_compiled_reader_reads_as_the_reference(changes, repeated, separators):
+    same_reading(with_repeats(utilization_like(changes), repeated, separators))
+
+
+@compiled
+@given(st.binary(max_size=300))
+def test_the_compiled_reader_reads_any_bytes_as_the_reference(raw):
+    same_reading(raw)
+
+
+@compiled
+def test_the_compiled_reader_on_lines_near_the_edges():
+    good = utilization_like({})
+    for raw in [
+        json.dumps(good, separators=(",", ":")).encode(),
+        json.dumps({**good, "id": "x" * 128}).encode(),
+        json.dumps({**good, "id": "x" * 129}).encode(),
+        json.dumps({**good, "id": "é" * 128}, ensure_ascii=False).encode(),
+        json.dumps({**good, "sold_gpu_hours": "0", "available_gpu_hours": "0"}).encode(),
+        json.dumps({**good, "sold_gpu_hours": "64.0000"}).encode(),
+        json.dumps({**good, "sold_gpu_hours": "64.0001"}).encode(),
+        json.dumps({**good, "sold_gpu_hours": "-0"}).encode(),
+        json.dumps({**good, "type": "utilisation"}).encode(),
+        json.dumps({**good, "pool": None}).encode(),
+        json.dumps(good).encode()[:-1],  # not JSON
+        json.dumps(good).encode() + b" ",
+        b'{"id":"u1","type":"utilization","agreement":"a","pool":"p","start":"s","end":"e","x":"1","y":"2"}',
+    ]:
+        same_reading(raw)
+
+
+@compiled
+def test_the_compiled_reader_takes_bytes_only():
+    with pytest.raises(TypeError):
+        lane.COMPILED.read_plain_utilization("{}")
+    with pytest.raises(TypeError):
+        lane.COMPILED.plain(Engine([]), b"{}")
+
+
+def replay(documents, raws: list[bytes], *, compiled_lane: bool):
+    engine = Engine(loaded_agreements(documents))
+    if not compiled_lane:
+        engine._plain = engine._plain_reference
+    outcomes = [engine.feed_line(raw, number) for number, raw in enumerate(raws, start=1)]
+    views = [(o.line, o.id, o.status, o.reason) for o in outcomes if o is not None]
+    ledger = b"".join(entry.line for o in outcomes if o is not None for entry in o.entries)
+    keys = {
+        (agreement, index, pool): (str(key.available), str(key.sold), list(key.inputs), key.changes)
+        for agreement, replay_ in engine.agreements.items()
+        for index, period_keys in replay_.keys.items()
+        for pool, key in period_keys.items()
+    }
+    return views, ledger, engine.summary(), dict(engine.ids), keys, engine.lines
+
+
+@compiled
+@given(agreements_with_logs(versions=st.integers(1, 2)), st.data())
+def test_an_engine_on_the_compiled_lane_ends_as_one_on_the_reference(case, data):
+    documents, lines = case
+    raws = mixed_log(data, lines)
+    assert replay(documents, raws, compiled_lane=True) == replay(documents, raws, compiled_lane=False)
+
+
+@compiled
+def test_the_compiled_lane_leaves_what_it_does_not_settle_to_the_reference():
+    """New keys, unlearnt spans, over-capacity sums and locked periods go to the Python method."""
+    documents = "contracts/gb300-monthly"
+
+    def line(identifier: str, hour: int, sold: str = "40.5", available: str = "64", day: int = 1) -> bytes:
+        return json.dumps({
+            "id": identifier, "type": "utilization", "agreement": "gb300-monthly", "pool": "gb300-a",
+            "start": f"2026-01-{day:02d}T{hour:02d}:00:00Z", "end": f"2026-01-{day:02d}T{hour + 1:02d}:00:00Z",
+            "available_gpu_hours": available, "sold_gpu_hours": sold,
+        }, separators=(",", ":")).encode()
+
+    raws = [line("u-1", 0), line("u-2", 0), line("u-3", 1), line("u-4", 1, available="1000000000"),
+            line("u-5", 1, sold="64", available="64"), line("u-1", 0), line("u-1", 0, sold="1")]
+    engines = []
+    for compiled_lane in (True, False):
+        engine = Engine.from_path(documents)
+        if not compiled_lane:
+            engine._plain = engine._plain_reference
+        engines.append((engine, [engine.feed_line(raw) for raw in raws]))
+    (fast, fast_outcomes), (reference, reference_outcomes) = engines
+    assert [(o.status, o.reason) for o in fast_outcomes] == [(o.status, o.reason) for o in reference_outcomes]
+    assert [o.status for o in fast_outcomes] == ["applied"] * 3 + ["rejected", "applied", "duplicate", "rejected"]
+    assert fast.ids == reference.ids and fast.summary() == reference.summary()
