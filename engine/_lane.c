@@ -66,6 +66,97 @@ values_text(PyObject *available, PyObject *sold)
     return text;
 }
 
+/* The members of a line written the way nearly every writer writes one: {"name":"text",...}
+ * with the eight members once each, no white space, and texts of printable ASCII without
+ * escapes. Such a line is valid JSON, and its texts are its bytes, so it is read here without
+ * a general parser. 1 with `v` filled (new references), 0 if the line has another form
+ * (orjson reads it then), -1 on error. */
+static int
+members_written_plainly(const char *p, const char *stop, PyObject *v[PLAIN_MEMBERS])
+{
+    static const char *names[PLAIN_MEMBERS] = {"id", "type", "agreement", "pool", "start", "end",
+                                               "available_gpu_hours", "sold_gpu_hours"};
+    static const Py_ssize_t name_lengths[PLAIN_MEMBERS] = {2, 4, 9, 4, 5, 3, 19, 14};
+    unsigned seen = 0;
+    if (p == stop || *p++ != '{')
+        return 0;
+    for (int i = 0; i < PLAIN_MEMBERS; i++) {
+        const char *texts[2];
+        Py_ssize_t lengths[2];
+        for (int part = 0; part < 2; part++) { /* the name, then the text */
+            if (p == stop || *p++ != '"')
+                return 0;
+            texts[part] = p;
+            while (p < stop && *p != '"') {
+                unsigned char byte = (unsigned char)*p++;
+                if (byte < 0x20 || byte > 0x7e || byte == '\\')
+                    return 0;
+            }
+            if (p == stop)
+                return 0;
+            lengths[part] = p++ - texts[part];
+            if (part == 0 && (p == stop || *p++ != ':'))
+                return 0;
+        }
+        int which = -1;
+        for (int k = 0; k < PLAIN_MEMBERS; k++)
+            if (name_lengths[k] == lengths[0] && memcmp(names[k], texts[0], lengths[0]) == 0)
+                which = k;
+        if (which < 0 || seen & (1u << which))
+            return 0;
+        seen |= 1u << which;
+        PyObject *text = PyUnicode_New(lengths[1], 127);
+        if (text == NULL)
+            return -1;
+        memcpy(PyUnicode_1BYTE_DATA(text), texts[1], lengths[1]);
+        v[which] = text;
+        if (p == stop || *p++ != (i == PLAIN_MEMBERS - 1 ? '}' : ','))
+            return 0;
+    }
+    return p == stop;
+}
+
+/* The members as orjson reads the line: 1 with `v` filled (new references), 0 if it is no
+ * flat object of exactly these eight members with string values, -1 on error. */
+static int
+members_read_by_orjson(PyObject *raw, PyObject *v[PLAIN_MEMBERS])
+{
+    /* Eight distinct members with string values hold exactly 32 quotes when none is
+     * escaped; a repeated key, which orjson would drop silently, adds its own. */
+    const char *p = PyBytes_AS_STRING(raw), *stop = p + PyBytes_GET_SIZE(raw);
+    int quotes = 0;
+    while ((p = memchr(p, '"', stop - p)) != NULL) {
+        if (++quotes > PLAIN_QUOTES)
+            return 0;
+        p++;
+    }
+    if (quotes != PLAIN_QUOTES)
+        return 0;
+    PyObject *obj = PyObject_CallOneArg(loads, raw);
+    if (obj == NULL) {
+        if (PyErr_ExceptionMatches(decode_error)) {
+            PyErr_Clear();
+            return 0;
+        }
+        return -1;
+    }
+    int status = 0;
+    if (PyDict_CheckExact(obj) && PyDict_GET_SIZE(obj) == PLAIN_MEMBERS) {
+        status = 1;
+        for (int i = 0; i < PLAIN_MEMBERS && status == 1; i++) {
+            PyObject *value = PyDict_GetItemWithError(obj, member[i]);
+            if (value == NULL)
+                status = PyErr_Occurred() ? -1 : 0;
+            else if (!PyUnicode_CheckExact(value))
+                status = 0;
+        }
+    }
+    for (int i = 0; i < PLAIN_MEMBERS && status == 1; i++)
+        v[i] = Py_NewRef(PyDict_GetItem(obj, member[i]));
+    Py_DECREF(obj);
+    return status;
+}
+
 static PyObject *
 read_plain_utilization(PyObject *module, PyObject *raw)
 {
@@ -77,39 +168,18 @@ read_plain_utilization(PyObject *module, PyObject *raw)
         PyErr_SetString(PyExc_RuntimeError, "engine._lane is not configured");
         return NULL;
     }
-    /* Eight distinct members with string values hold exactly 32 quotes when none is
-     * escaped; a repeated key, which orjson would drop silently, adds its own. */
-    const char *p = PyBytes_AS_STRING(raw), *stop = p + PyBytes_GET_SIZE(raw);
-    int quotes = 0;
-    while ((p = memchr(p, '"', stop - p)) != NULL) {
-        if (++quotes > PLAIN_QUOTES)
-            Py_RETURN_NONE;
-        p++;
+    PyObject *result = NULL, *available = NULL, *sold = NULL, *v[PLAIN_MEMBERS] = {NULL};
+    const char *start = PyBytes_AS_STRING(raw);
+    int found = members_written_plainly(start, start + PyBytes_GET_SIZE(raw), v);
+    if (found == 0) {
+        for (int i = 0; i < PLAIN_MEMBERS; i++)
+            Py_CLEAR(v[i]);
+        found = members_read_by_orjson(raw, v);
     }
-    if (quotes != PLAIN_QUOTES)
-        Py_RETURN_NONE;
-
-    PyObject *obj = PyObject_CallOneArg(loads, raw);
-    if (obj == NULL) {
-        if (PyErr_ExceptionMatches(decode_error)) {
-            PyErr_Clear();
-            Py_RETURN_NONE;
-        }
-        return NULL;
-    }
-    PyObject *result = NULL, *available = NULL, *sold = NULL, *v[PLAIN_MEMBERS];
-    if (!PyDict_CheckExact(obj) || PyDict_GET_SIZE(obj) != PLAIN_MEMBERS)
+    if (found < 0)
+        goto done;
+    if (found == 0)
         goto not_plain;
-    for (int i = 0; i < PLAIN_MEMBERS; i++) {
-        v[i] = PyDict_GetItemWithError(obj, member[i]);
-        if (v[i] == NULL) {
-            if (PyErr_Occurred())
-                goto done;
-            goto not_plain;
-        }
-        if (!PyUnicode_CheckExact(v[i]))
-            goto not_plain;
-    }
     int same = PyUnicode_Compare(v[TYPE], s_utilization);
     if (same == -1 && PyErr_Occurred())
         goto done;
@@ -140,7 +210,8 @@ not_plain:
 done:
     Py_XDECREF(available);
     Py_XDECREF(sold);
-    Py_DECREF(obj);
+    for (int i = 0; i < PLAIN_MEMBERS; i++)
+        Py_XDECREF(v[i]);
     return result;
 }
 

@@ -74,6 +74,11 @@ def test_the_compiled_reader_on_lines_near_the_edges():
         json.dumps(good).encode()[:-1],  # not JSON
         json.dumps(good).encode() + b" ",
         b'{"id":"u1","type":"utilization","agreement":"a","pool":"p","start":"s","end":"e","x":"1","y":"2"}',
+        # eight members, one of them twice and one missing
+        b'{"id":"u1","id":"u2","agreement":"a","pool":"p","start":"s","end":"e","available_gpu_hours":"1",'
+        b'"sold_gpu_hours":"0"}',
+        b'{"id":"u1","type":"utilization","agreement":"a","pool":"p","start":"s","end":"e",'
+        b'"available_gpu_hours":"1","available_gpu_hours":"0"}',
     ]:
         same_reading(raw)
 
