@@ -215,6 +215,73 @@ done:
     return result;
 }
 
+/* For `backstop replay --workers`' routing pass: (agreement, id) of a line written as a flat
+ * object of string members, plainly (as `members_written_plainly` reads them, any names, in
+ * any number), with each of those two members once; None for any other line, which the
+ * caller reads with orjson. Such a line is valid JSON, so orjson would read the same two. */
+static PyObject *
+route(PyObject *module, PyObject *raw)
+{
+    if (!PyBytes_CheckExact(raw)) {
+        PyErr_SetString(PyExc_TypeError, "route() takes bytes");
+        return NULL;
+    }
+    const char *p = PyBytes_AS_STRING(raw), *stop = p + PyBytes_GET_SIZE(raw);
+    const char *found[2] = {NULL, NULL}; /* agreement, id */
+    Py_ssize_t lengths[2] = {0, 0};
+    if (p == stop || *p++ != '{')
+        Py_RETURN_NONE;
+    for (;;) {
+        const char *texts[2];
+        Py_ssize_t sizes[2];
+        for (int part = 0; part < 2; part++) {
+            if (p == stop || *p++ != '"')
+                Py_RETURN_NONE;
+            texts[part] = p;
+            while (p < stop && *p != '"') {
+                unsigned char byte = (unsigned char)*p++;
+                if (byte < 0x20 || byte > 0x7e || byte == '\\')
+                    Py_RETURN_NONE;
+            }
+            if (p == stop)
+                Py_RETURN_NONE;
+            sizes[part] = p++ - texts[part];
+            if (part == 0 && (p == stop || *p++ != ':'))
+                Py_RETURN_NONE;
+        }
+        int which = sizes[0] == 9 && memcmp(texts[0], "agreement", 9) == 0 ? 0
+                    : sizes[0] == 2 && memcmp(texts[0], "id", 2) == 0  ? 1
+                                                                        : -1;
+        if (which >= 0) {
+            if (found[which] != NULL)
+                Py_RETURN_NONE; /* repeated: orjson keeps the last, the engine reads neither */
+            found[which] = texts[1];
+            lengths[which] = sizes[1];
+        }
+        if (p == stop)
+            Py_RETURN_NONE;
+        char separator = *p++;
+        if (separator == '}')
+            break;
+        if (separator != ',')
+            Py_RETURN_NONE;
+    }
+    if (p != stop || found[0] == NULL || found[1] == NULL)
+        Py_RETURN_NONE;
+    PyObject *agreement = PyUnicode_New(lengths[0], 127), *identifier = PyUnicode_New(lengths[1], 127);
+    if (agreement == NULL || identifier == NULL) {
+        Py_XDECREF(agreement);
+        Py_XDECREF(identifier);
+        return NULL;
+    }
+    memcpy(PyUnicode_1BYTE_DATA(agreement), found[0], lengths[0]);
+    memcpy(PyUnicode_1BYTE_DATA(identifier), found[1], lengths[1]);
+    PyObject *pair = PyTuple_Pack(2, agreement, identifier);
+    Py_DECREF(agreement);
+    Py_DECREF(identifier);
+    return pair;
+}
+
 /* An int attribute as a C integer; 0 with *ok cleared when it is none or out of range. */
 static long long
 integer(PyObject *value, int *ok)
@@ -485,6 +552,7 @@ configure(PyObject *module, PyObject *args)
 static PyMethodDef methods[] = {
     {"read_plain_utilization", read_plain_utilization, METH_O,
      "engine.events.reader.read_plain_utilization, compiled."},
+    {"route", route, METH_O, "route(raw): (agreement, id) of a flat line of strings written plainly, else None."},
     {"plain", (PyCFunction)(void (*)(void))plain, METH_FASTCALL,
      "plain(engine, raw, number): Engine._plain, compiled."},
     {"configure", configure, METH_VARARGS,

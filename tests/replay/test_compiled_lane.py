@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 
+import orjson
 import pytest
 from hypothesis import given, strategies as st
 
@@ -20,7 +21,7 @@ from engine.events import reader
 from engine.replay import Engine
 from engine.testing import agreements_with_logs
 from engine.testing.invariants import loaded_agreements
-from tests.events.test_fast_path import REPEATED, VALUES, utilization_like, with_repeats
+from tests.events.test_fast_path import REPEATED, TEXT, VALUES, utilization_like, with_repeats
 from tests.replay.test_plain_lane import mixed_log
 
 compiled = pytest.mark.skipif(lane.COMPILED is None, reason="the replay runs the Python reference lane")
@@ -139,3 +140,39 @@ def test_the_compiled_lane_leaves_what_it_does_not_settle_to_the_reference():
     assert [(o.status, o.reason) for o in fast_outcomes] == [(o.status, o.reason) for o in reference_outcomes]
     assert [o.status for o in fast_outcomes] == ["applied"] * 3 + ["rejected", "applied", "duplicate", "rejected"]
     assert fast.ids == reference.ids and fast.summary() == reference.summary()
+
+
+# --- `route`, for the routing pass of `backstop replay --workers` -------------------------
+
+MEMBER_NAMES = st.sampled_from(["id", "agreement", "type", "period", "amount", "x", "ID", "agreement "])
+
+
+def same_route(raw: bytes) -> None:
+    routed = lane.COMPILED.route(raw)
+    if routed is None:
+        return
+    obj = orjson.loads(raw)  # what it routes is valid JSON, and orjson reads the same two members
+    assert type(obj) is dict and routed == (obj["agreement"], obj["id"]), raw
+
+
+@compiled
+@given(st.lists(st.tuples(MEMBER_NAMES, st.one_of(TEXT, st.integers(), st.none())), max_size=8),
+       st.sampled_from([(",", ":"), (", ", ": ")]))
+def test_route_reads_agreement_and_id_as_orjson(members, separators):
+    item, key = separators
+    raw = ("{" + item.join(json.dumps(name) + key + json.dumps(value, ensure_ascii=False)
+                           for name, value in members) + "}").encode("utf-8")
+    same_route(raw)
+    names = [name for name, _ in members]
+    plain = (separators == (",", ":") and all(type(value) is str and value.isascii() and value.isprintable()
+                                              and '"' not in value and "\\" not in value for _, value in members))
+    if plain and names.count("id") == 1 and names.count("agreement") == 1:
+        assert lane.COMPILED.route(raw) is not None, raw
+    if names.count("id") != 1 or names.count("agreement") != 1:
+        assert lane.COMPILED.route(raw) is None, raw
+
+
+@compiled
+@given(st.binary(max_size=120).map(lambda raw: b'{"id":"a","agreement":"b"' + raw))
+def test_route_reads_any_bytes_as_orjson_would(raw):
+    same_route(raw)
