@@ -282,6 +282,74 @@ route(PyObject *module, PyObject *raw)
     return pair;
 }
 
+/* For the proof of `backstop replay --workers`: True when no value occurs in two of the
+ * given buffers of 64-bit integers (the hashed ids of each agreement's lines), False when
+ * one does. A value may repeat within one buffer. An open-addressing table of (value,
+ * buffer) pairs, sized to the total, does it in one pass. */
+static PyObject *
+ids_apart(PyObject *module, PyObject *owned)
+{
+    PyObject *sequence = PySequence_Fast(owned, "ids_apart() takes a sequence of arrays of 64-bit integers");
+    if (sequence == NULL)
+        return NULL;
+    Py_ssize_t parts = PySequence_Fast_GET_SIZE(sequence), total = 0;
+    Py_buffer *views = PyMem_Calloc(parts ? parts : 1, sizeof(Py_buffer));
+    PyObject *result = NULL;
+    int64_t *values = NULL;
+    Py_ssize_t *owners = NULL, taken = 0, capacity = 1;
+    if (views == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (; taken < parts; taken++) {
+        if (PyObject_GetBuffer(PySequence_Fast_GET_ITEM(sequence, taken), &views[taken], PyBUF_FORMAT) < 0)
+            goto done;
+        if (views[taken].itemsize != 8 || views[taken].format == NULL || strchr("qlLQ", views[taken].format[0]) == NULL) {
+            PyErr_SetString(PyExc_TypeError, "ids_apart() takes arrays of 64-bit integers");
+            taken++;
+            goto done;
+        }
+        total += views[taken].len / 8;
+    }
+    while (capacity < 2 * total + 2)
+        capacity <<= 1;
+    values = PyMem_Malloc(capacity * sizeof(int64_t));
+    owners = PyMem_Malloc(capacity * sizeof(Py_ssize_t));
+    if (values == NULL || owners == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < capacity; i++)
+        owners[i] = -1;
+    int apart = 1;
+    for (Py_ssize_t part = 0; part < parts && apart; part++) {
+        const int64_t *items = views[part].buf;
+        Py_ssize_t count = views[part].len / 8;
+        for (Py_ssize_t i = 0; i < count; i++) {
+            uint64_t mixed = (uint64_t)items[i] * 0x9E3779B97F4A7C15ull;
+            Py_ssize_t slot = (Py_ssize_t)(mixed >> 17) & (capacity - 1);
+            while (owners[slot] != -1 && values[slot] != items[i])
+                slot = (slot + 1) & (capacity - 1);
+            if (owners[slot] == -1) {
+                owners[slot] = part;
+                values[slot] = items[i];
+            } else if (owners[slot] != part) {
+                apart = 0;
+                break;
+            }
+        }
+    }
+    result = PyBool_FromLong(apart);
+done:
+    for (Py_ssize_t i = 0; i < taken; i++)
+        PyBuffer_Release(&views[i]);
+    PyMem_Free(views);
+    PyMem_Free(values);
+    PyMem_Free(owners);
+    Py_DECREF(sequence);
+    return result;
+}
+
 /* An int attribute as a C integer; 0 with *ok cleared when it is none or out of range. */
 static long long
 integer(PyObject *value, int *ok)
@@ -552,6 +620,7 @@ configure(PyObject *module, PyObject *args)
 static PyMethodDef methods[] = {
     {"read_plain_utilization", read_plain_utilization, METH_O,
      "engine.events.reader.read_plain_utilization, compiled."},
+    {"ids_apart", ids_apart, METH_O, "ids_apart(arrays): True when no value occurs in two of them."},
     {"route", route, METH_O, "route(raw): (agreement, id) of a flat line of strings written plainly, else None."},
     {"plain", (PyCFunction)(void (*)(void))plain, METH_FASTCALL,
      "plain(engine, raw, number): Engine._plain, compiled."},

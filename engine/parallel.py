@@ -196,18 +196,14 @@ def _route(path: str, size: int, agreements, workers: int, work: str) -> _Plan:
             plan.fallback = result["fallback"]
             return plan
     # The proof: the ids of each agreement's lines (and of the lines routed nowhere) are apart.
-    owned: list[set[int]] = [set() for _ in range(nowhere + 1)]
+    owned = [array("q") for _ in range(nowhere + 1)]
     for result in results:
-        for ids_of_owner, part in zip(owned, result["owned"]):
-            ids_of_owner.update(part)
-        del result["owned"]
-    seen: set[int] = set()
-    for ids_of_owner in owned:
-        if not seen.isdisjoint(ids_of_owner):
-            plan.fallback = "an id is used in more than one agreement (or by a line of none)"
-            return plan
-        seen.update(ids_of_owner)
-    del owned, seen
+        for ids_of_owner, part in zip(owned, result.pop("owned")):
+            ids_of_owner.extend(part)
+    if not ids_apart(owned):
+        plan.fallback = "an id is used in more than one agreement (or by a line of none)"
+        return plan
+    del owned
     route = plan.route = array("B" if nowhere < 255 else "I")
     for result in results:
         route.extend(result.pop("route"))
@@ -225,6 +221,21 @@ def _route(path: str, size: int, agreements, workers: int, work: str) -> _Plan:
                 _write_outcome(records, plan.parent.feed_line(raw, offset + number), True, True)
             offset += result["newlines"]
     return plan
+
+
+def ids_apart_reference(owned: list[array]) -> bool:
+    """True when no hashed id occurs in two of the arrays (one per owner); `ids_apart` is
+    this, compiled where the compiled lane is built."""
+    seen: set[int] = set()
+    for ids_of_owner in owned:
+        ids = set(ids_of_owner)
+        if not seen.isdisjoint(ids):
+            return False
+        seen |= ids
+    return True
+
+
+ids_apart = COMPILED.ids_apart if COMPILED is not None else ids_apart_reference
 
 
 def _split(path: str, size: int, parts: int) -> list[tuple[int, int]]:
@@ -424,13 +435,15 @@ def _worker(path: str, limit: int, agreements, mine: bytes, route: array, record
     started, cpu = time.perf_counter(), time.process_time()
     engine = Engine(agreements)
 
-    def own_lines(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
-        # The route has an entry per physical line of these bytes (a line past it, in a log
-        # rewritten meanwhile, raises IndexError: the worker fails and one process replays).
-        return ((number, raw) for number, raw in iter_lines(stream) if mine[route[number - 1]])
-
+    # A byte per physical line of these bytes, not zero for this worker's lines (a line past
+    # its end, in a log rewritten meanwhile, raises IndexError: the worker fails and one
+    # process replays).
+    if route.typecode == "B":
+        keep = route.tobytes().translate(mine.ljust(256, b"\0"))
+    else:
+        keep = bytes(mine[owner] for owner in route)
     with _open_range(path, 0, limit) as stream, open(records_path, "wb") as records:
-        for outcome in engine.feed_numbered(own_lines(stream)):  # only the lines that issued entries or were rejected
+        for outcome in engine.feed_numbered(iter_lines(stream, keep=keep)):  # only the lines that issued entries or were rejected
             _write_outcome(records, outcome, want_entries, want_raw)
     closing: dict[str, list[bytes]] = {}
     if close_through is not None:

@@ -27,6 +27,7 @@ from collections import Counter
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
+from itertools import compress
 from json.encoder import encode_basestring as _quote
 from typing import Any, BinaryIO, Callable, Iterator, NamedTuple, Protocol
 
@@ -71,8 +72,12 @@ class LongLines(Protocol):
     def end(self, number: int, blank: bool) -> None: ...
 
 
-def iter_lines(stream: BinaryIO, long_lines: LongLines | None = None) -> Iterator[tuple[int, bytes]]:
-    """Yield (line number, bytes without the line end) for every non-blank line.
+def iter_lines(
+    stream: BinaryIO, long_lines: LongLines | None = None, keep: bytes | None = None,
+) -> Iterator[tuple[int, bytes]]:
+    """Yield (line number, bytes without the line end) for every non-blank line; with `keep`,
+    only those whose byte `keep[number - 1]` is not zero (a worker's share of the log in
+    `backstop replay --workers`; a line past its end raises IndexError).
 
     Line numbers count every physical line from 1, blank ones included. Only LF ends a
     line; one CR just before it is part of a CRLF end; the last line may lack LF. A line
@@ -96,11 +101,19 @@ def iter_lines(stream: BinaryIO, long_lines: LongLines | None = None) -> Iterato
         # No line of this block is too long or CRLF-ended, and every one starts with "{" or a
         # later byte, so none is blank or starts with a space or tab: number them in C.
         if lines and len(data) <= LINE_BYTES_MAX and b"\r" not in data and min(lines) >= b"{":
-            yield from zip(range(number + 1, number + 1 + len(lines)), lines)
+            numbered = zip(range(number + 1, number + 1 + len(lines)), lines)
+            if keep is None:
+                yield from numbered
+            else:
+                if len(keep) < number + len(lines):
+                    raise IndexError("a line past the end of `keep`")
+                yield from compress(numbered, keep[number : number + len(lines)])
             number += len(lines)
         else:
             for line in lines:
                 number += 1
+                if keep is not None and not keep[number - 1]:
+                    continue
                 if line[-1:] == b"\r":
                     line = line[:-1]
                 if line[:1] != b"{" and not line.strip(b" \t"):
@@ -112,11 +125,11 @@ def iter_lines(stream: BinaryIO, long_lines: LongLines | None = None) -> Iterato
             number += 1
             line, blank = _drain_long_line(stream.readline, carry, number, long_lines)
             carry = b""
-            if not blank:
+            if not blank and (keep is None or keep[number - 1]):
                 yield number, line
     if carry:  # the last line, without LF
         number += 1
-        if carry.strip(b" \t"):
+        if carry.strip(b" \t") and (keep is None or keep[number - 1]):
             if len(carry) > LINE_BYTES_MAX:
                 carry = _whole_long_line(carry, number, long_lines)
             yield number, carry

@@ -139,3 +139,23 @@ def test_iter_lines_agrees_with_the_obvious_reading_whatever_the_blocks(data, bl
         assert list(iter_lines(io.BytesIO(data))) == _reference_lines(data)
     finally:
         reader._BLOCK_BYTES = original
+
+
+@given(st.binary(max_size=300).map(lambda raw: bytes(b"{}a \t\r\n"[byte % 7] for byte in raw)),
+       st.integers(1, 40), st.data())
+def test_iter_lines_keeps_the_lines_it_is_told_to_whatever_the_blocks(data, block, draw):
+    from engine.events import reader
+
+    physical = data.count(b"\n") + 1
+    keep = draw.draw(st.binary(min_size=physical, max_size=physical + 3))
+    original = reader._BLOCK_BYTES
+    reader._BLOCK_BYTES = block
+    try:
+        assert list(iter_lines(io.BytesIO(data), keep=keep)) == [
+            (number, line) for number, line in _reference_lines(data) if keep[number - 1]
+        ]
+        if physical > 1 and data.rstrip(b"\n"):
+            with pytest.raises(IndexError):  # a log longer than its routing
+                list(iter_lines(io.BytesIO(data + b"\n{}\n" * (block + 1)), keep=keep[:physical] + b"\1"))
+    finally:
+        reader._BLOCK_BYTES = original

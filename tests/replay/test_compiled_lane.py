@@ -176,3 +176,14 @@ def test_route_reads_agreement_and_id_as_orjson(members, separators):
 @given(st.binary(max_size=120).map(lambda raw: b'{"id":"a","agreement":"b"' + raw))
 def test_route_reads_any_bytes_as_orjson_would(raw):
     same_route(raw)
+
+
+@compiled
+@given(st.lists(st.lists(st.integers(-2**63, 2**63 - 1) | st.integers(-3, 3), max_size=12), max_size=5))
+def test_ids_apart_decides_as_the_reference(owned):
+    from array import array
+
+    from engine import parallel
+
+    arrays = [array("q", ids) for ids in owned]
+    assert lane.COMPILED.ids_apart(arrays) == parallel.ids_apart_reference(arrays)
