@@ -379,7 +379,8 @@ apply_common(PyObject *replay, PyObject *line, long long order, long long number
              *start = PyTuple_GET_ITEM(line, 3), *end = PyTuple_GET_ITEM(line, 4),
              *available = PyTuple_GET_ITEM(line, 5), *sold = PyTuple_GET_ITEM(line, 6),
              *values = PyTuple_GET_ITEM(line, 7);
-    PyObject *spans = NULL, *locked = NULL, *capacities = NULL, *keys = NULL, *key = NULL, *total = NULL,
+    PyObject *spans = NULL, *span = NULL, *found = NULL, *locked = NULL, *capacities = NULL, *keys = NULL,
+             *key = NULL, *total = NULL,
              *sold_total = NULL, *key_available = NULL, *key_sold = NULL, *inputs = NULL, *closed = NULL,
              *agreement_number = NULL, *record = NULL;
     int status = 0, ok = 1;
@@ -389,12 +390,13 @@ apply_common(PyObject *replay, PyObject *line, long long order, long long number
         goto error;
     if (!PyDict_CheckExact(spans))
         goto done;
-    PyObject *span = PyDict_GetItemWithError(spans, start);
+    span = PyDict_GetItemWithError(spans, start);
     if (span == NULL) {
         if (PyErr_Occurred())
             goto error;
         goto done;
     }
+    Py_INCREF(span); /* held while it is read: its parts are used to the end */
     if (!PyTuple_CheckExact(span) || PyTuple_GET_SIZE(span) != 3)
         goto done;
     int same = PyObject_RichCompareBool(PyTuple_GET_ITEM(span, 0), end, Py_EQ);
@@ -421,12 +423,13 @@ apply_common(PyObject *replay, PyObject *line, long long order, long long number
     PyObject *pools = PyList_GET_ITEM(capacities, index);
     if (!PyDict_CheckExact(pools))
         goto done;
-    PyObject *found = PyDict_GetItemWithError(pools, pool_text);
+    found = PyDict_GetItemWithError(pools, pool_text);
     if (found == NULL) {
         if (PyErr_Occurred())
             goto error;
         goto done;
     }
+    Py_INCREF(found);
     if (!PyTuple_CheckExact(found) || PyTuple_GET_SIZE(found) != 3)
         goto done;
     long long pool_number = integer(PyTuple_GET_ITEM(found, 0), &ok);
@@ -519,6 +522,8 @@ error:
     status = -1;
 done:
     Py_XDECREF(spans);
+    Py_XDECREF(span);
+    Py_XDECREF(found);
     Py_XDECREF(locked);
     Py_XDECREF(capacities);
     Py_XDECREF(keys);
