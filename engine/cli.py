@@ -18,7 +18,7 @@ from contextlib import ExitStack
 from datetime import date
 from typing import BinaryIO
 
-from engine import __version__
+from engine import __version__, lane
 from engine.audit import check_chain, explain, find_entry
 from engine.documents.errors import DocumentErrors
 from engine.documents.loader import load_agreements
@@ -52,7 +52,7 @@ def _positive_int(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="backstop", description="Settlement engine for GPU-capacity backstop agreements.")
-    parser.add_argument("--version", action="version", version=f"backstop {__version__} (semantics backstop/v1)")
+    parser.add_argument("--version", action="version", version=f"backstop {__version__} (semantics backstop/v1; {lane.name()} plain lane)")
     commands = parser.add_subparsers(dest="command", required=True)
 
     replay = commands.add_parser("replay", help="replay an event log and write the ledger")

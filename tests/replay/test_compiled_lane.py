@@ -187,3 +187,11 @@ def test_ids_apart_decides_as_the_reference(owned):
 
     arrays = [array("q", ids) for ids in owned]
     assert lane.COMPILED.ids_apart(arrays) == parallel.ids_apart_reference(arrays)
+
+
+def test_the_version_says_which_lane_runs(capsys):
+    from engine.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    assert f"{lane.name()} plain lane" in capsys.readouterr().out
