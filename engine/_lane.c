@@ -6,14 +6,20 @@
  * the same decisions as the Python reference, which stays the authority:
  *
  *   read_plain_utilization(raw)   is  engine.events.reader.read_plain_utilization
- *   plain(engine, raw, number)    is  Engine._plain with AgreementReplay.plain_utilization
+ *   plain(engine, raw, number)    is  Engine._plain_reference with AgreementReplay.plain_utilization
+ *
+ * and, for the routing pass of `backstop replay --workers` (engine/parallel.py):
+ *
+ *   route(raw)                    the `agreement` and `id` orjson would read, for a plain line
+ *   ids_apart(arrays)             is  engine.parallel.ids_apart_reference
  *
  * `plain` handles only the common case in C: a span already learnt, a key that exists, a
  * sum within capacity and a record whose fields fit. Anything else goes, unchanged, to the
  * Python method `AgreementReplay.plain_utilization`, and nothing here changes state before
  * it knows it will complete the line. Sums go through the engine's exact Decimal context
  * (`configure` hands it over), so the numbers are the reference's, object for object.
- * tests/replay/test_compiled_lane.py holds the two to the same results.
+ * tests/replay/test_compiled_lane.py holds each to its reference, and checks the constants
+ * below against the Python ones they copy.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>

@@ -19,6 +19,7 @@ events into an aggregate is measured too, for comparison.
 from __future__ import annotations
 
 import argparse
+import gc
 import hashlib
 import io
 import json
@@ -256,29 +257,38 @@ def peak_rss_mib(events: int, seed: int, lock: int | None, units: int) -> float:
     return int(output.split()[-1]) / 1024
 
 
-def incremental_cost_us(contracts: Path, path: Path, taken: int, probe_from: int, probe: int = 2000,
-                        runs: int = 5) -> float:
-    """Per-event time of the lines from `probe_from`, fed one at a time to an engine that has
-    first taken the log's first `taken` lines (0: a fresh engine). Best of `runs`, each on
-    the same engine restored from a snapshot: a few thousand events take milliseconds, and
-    one slow spell of the machine would decide a single run."""
+def incremental_costs_us(contracts: Path, path: Path, taken: int, probe: int = 20_000,
+                         runs: int = 10) -> tuple[float, float]:
+    """Per-event times (fresh, busy) of the first `probe` utilization lines after the log's
+    first `taken`, fed one at a time to a fresh engine and to one that has taken those.
+
+    Utilization alone, so that both engines do the same work: a close or a correction would
+    settle a busy engine's periods but be rejected by a fresh one. Each engine is restored
+    from a snapshot for every run, the runs of the two alternate, and the best of each is
+    kept, so that a slow spell of the machine does not fall on one side only.
+    """
     from engine.replay import Engine
 
-    engine = Engine.from_path(contracts)
     with open(path, "rb") as stream:
         lines = stream.read().splitlines()
+    probe_lines = [raw for raw in lines[taken:] if b'"type":"utilization"' in raw][:probe]
+    fresh = Engine.from_path(contracts)
+    busy = Engine.from_path(contracts)
     for raw in lines[:taken]:
-        engine.feed_line(raw)
-    snapshot = engine.snapshot()
-    probe_lines = lines[probe_from : probe_from + probe]
-    best = float("inf")
+        busy.feed_line(raw)
+    snapshots = (fresh.snapshot(), busy.snapshot())
+    del fresh, busy, lines
+    best = [float("inf"), float("inf")]
     for _ in range(runs):
-        engine = Engine.restore(snapshot)
-        started = time.perf_counter()
-        for raw in probe_lines:
-            engine.feed_line(raw)
-        best = min(best, time.perf_counter() - started)
-    return best / max(1, len(probe_lines)) * 1e6
+        for side, snapshot in enumerate(snapshots):
+            engine = Engine.restore(snapshot)
+            gc.collect()  # the restored objects are all young: settle them, as a running engine's are
+            started = time.perf_counter()
+            for raw in probe_lines:
+                engine.feed_line(raw)
+            best[side] = min(best[side], time.perf_counter() - started)
+    fresh_us, busy_us = (seconds / max(1, len(probe_lines)) * 1e6 for seconds in best)
+    return fresh_us, busy_us
 
 
 def eventsourcing_rate(path: Path, limit: int) -> float | None:
@@ -457,10 +467,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"eventsourcing replaying utilization into an aggregate: {others:,.0f} events/s "
                   f"(replay is {count / replay_seconds / others:.2f} × that; target ≥ 5)")
         if args.incremental:
-            # The same last lines of the log, fed to a fresh engine and to one that took all before them.
-            last = max(0, count - 2000)
-            fresh = incremental_cost_us(work / "contracts", work / "log.jsonl", 0, last)
-            busy = incremental_cost_us(work / "contracts", work / "log.jsonl", last, last)
+            # The same utilization lines near the end of the log, fed to a fresh engine and to one that took all before them.
+            last = max(0, count - 30_000)
+            fresh, busy = incremental_costs_us(work / "contracts", work / "log.jsonl", last)
             print(f"one event at a time: {fresh:.1f} µs/event on a fresh engine, "
                   f"{busy:.1f} µs/event on one that has taken {last:,} events")
     if args.memory:

@@ -195,3 +195,17 @@ def test_the_version_says_which_lane_runs(capsys):
     with pytest.raises(SystemExit):
         main(["--version"])
     assert f"{lane.name()} plain lane" in capsys.readouterr().out
+
+
+def test_the_constants_the_c_file_copies_are_the_python_ones():
+    import re
+    from pathlib import Path
+
+    from engine import inputs
+
+    source = (Path(lane.__file__).parent / "_lane.c").read_text()
+    defined = dict(re.findall(r"#define (\w+) (\d+)", source))
+    assert int(defined["HEAD_BYTES"]) == inputs._HEAD.size
+    assert int(defined["UTILIZATION"]) == inputs.UTILIZATION
+    assert int(defined["ID_CHARS_MAX"]) == reader.ID_CHARS_MAX
+    assert int(defined["PLAIN_MEMBERS"]) == reader._PLAIN_MEMBERS
