@@ -72,6 +72,37 @@ values_text(PyObject *available, PyObject *sold)
     return text;
 }
 
+/* A JSON string from *p on written plainly: printable ASCII and no escape, so that its text
+ * is its bytes. 1 with *p moved past it and its text given; 0 if it is not one. */
+static int
+plain_string(const char **p, const char *stop, const char **text, Py_ssize_t *length)
+{
+    const char *q = *p;
+    if (q == stop || *q++ != '"')
+        return 0;
+    const char *start = q;
+    while (q < stop && *q != '"') {
+        unsigned char byte = (unsigned char)*q++;
+        if (byte < 0x20 || byte > 0x7e || byte == '\\')
+            return 0;
+    }
+    if (q == stop)
+        return 0;
+    *text = start;
+    *length = q - start;
+    *p = q + 1;
+    return 1;
+}
+
+/* A member "name":"text" from *p on, both strings written plainly, with no white space. */
+static int
+plain_member(const char **p, const char *stop, const char *texts[2], Py_ssize_t lengths[2])
+{
+    if (!plain_string(p, stop, &texts[0], &lengths[0]) || *p == stop || *(*p)++ != ':')
+        return 0;
+    return plain_string(p, stop, &texts[1], &lengths[1]);
+}
+
 /* The members of a line written the way nearly every writer writes one: {"name":"text",...}
  * with the eight members once each, no white space, and texts of printable ASCII without
  * escapes. Such a line is valid JSON, and its texts are its bytes, so it is read here without
@@ -89,21 +120,8 @@ members_written_plainly(const char *p, const char *stop, PyObject *v[PLAIN_MEMBE
     for (int i = 0; i < PLAIN_MEMBERS; i++) {
         const char *texts[2];
         Py_ssize_t lengths[2];
-        for (int part = 0; part < 2; part++) { /* the name, then the text */
-            if (p == stop || *p++ != '"')
-                return 0;
-            texts[part] = p;
-            while (p < stop && *p != '"') {
-                unsigned char byte = (unsigned char)*p++;
-                if (byte < 0x20 || byte > 0x7e || byte == '\\')
-                    return 0;
-            }
-            if (p == stop)
-                return 0;
-            lengths[part] = p++ - texts[part];
-            if (part == 0 && (p == stop || *p++ != ':'))
-                return 0;
-        }
+        if (!plain_member(&p, stop, texts, lengths))
+            return 0;
         int which = -1;
         for (int k = 0; k < PLAIN_MEMBERS; k++)
             if (name_lengths[k] == lengths[0] && memcmp(names[k], texts[0], lengths[0]) == 0)
@@ -240,21 +258,8 @@ route(PyObject *module, PyObject *raw)
     for (;;) {
         const char *texts[2];
         Py_ssize_t sizes[2];
-        for (int part = 0; part < 2; part++) {
-            if (p == stop || *p++ != '"')
-                Py_RETURN_NONE;
-            texts[part] = p;
-            while (p < stop && *p != '"') {
-                unsigned char byte = (unsigned char)*p++;
-                if (byte < 0x20 || byte > 0x7e || byte == '\\')
-                    Py_RETURN_NONE;
-            }
-            if (p == stop)
-                Py_RETURN_NONE;
-            sizes[part] = p++ - texts[part];
-            if (part == 0 && (p == stop || *p++ != ':'))
-                Py_RETURN_NONE;
-        }
+        if (!plain_member(&p, stop, texts, sizes))
+            Py_RETURN_NONE;
         int which = sizes[0] == 9 && memcmp(texts[0], "agreement", 9) == 0 ? 0
                     : sizes[0] == 2 && memcmp(texts[0], "id", 2) == 0  ? 1
                                                                         : -1;
