@@ -6,9 +6,10 @@ and the results merged into exactly the bytes one process writes. What couples a
 the ids: an id in use is judged against every agreement's events (SPEC §7), so a line whose
 id was applied in another agreement is a duplicate or a conflict there. Hence two passes:
 
-1. **Routing.** Read the log once, cheaply (orjson; the strict reader only for the rare
-   line orjson cannot read), and route each non-blank line to the agreement its `agreement`
-   field names, noting the ids of each agreement's lines. Then prove that **no id crosses
+1. **Routing.** Read the log once, cheaply (the compiled lane's `route` for a line written
+   plainly, orjson for other lines, the strict reader only for the rare line orjson cannot
+   read), and route each non-blank line to the agreement its `agreement` field names,
+   noting the (hashed) ids of each agreement's lines. Then prove that **no id crosses
    agreements**: every id (of any line, routed or not) occurs only on lines of one agreement,
    or only on lines routed nowhere. Then no line's judgement can depend on a line of another
    agreement: the records of an id, the lock state they point to and a correction's target
@@ -17,10 +18,11 @@ id was applied in another agreement is a duplicate or a conflict there. Hence tw
    see. Those lines are judged in this process, in log order, by an engine that holds every
    agreement but is fed only them, so that a reason names every agreement as the single
    engine's does. A long log is routed in parts, one process per byte range (the routing
-   costs about a fifth of a replay, and it is the part that does not otherwise run in
-   parallel); this needs fork, for `hash` of an id to be the same in every process.
+   is the part that does not otherwise run in parallel); this needs fork, for `hash` of an
+   id to be the same in every process. The proof is `ids_apart`, compiled where it is built.
 2. **Replay (one process per group).** Each worker re-reads the log itself (the bytes the
-   routing pass read) and feeds its agreements' lines, with their numbers in the log, to
+   routing pass read), picks its agreements' lines by a byte mask of the routing
+   (`iter_lines(..., keep=...)`), and feeds them, with their numbers in the log, to
    `Engine.feed_numbered` of an engine of those agreements. It streams the lines that
    issued entries or were rejected to a temporary file, then its `--close-through` entries
    and summaries. This
