@@ -1,7 +1,7 @@
 """Which plain lane the replay runs: compiled, or the Python reference.
 
 `engine._lane` is built from engine/_lane.c when the package is installed. It takes a plain
-utilization line through the decisions of `read_plain_utilization`, `Engine._plain` and
+utilization line through the decisions of `read_plain_utilization`, `Engine._plain_reference` and
 `AgreementReplay.plain_utilization`, which stay the reference: it hands every line it does
 not fully settle to them, and tests/replay/test_compiled_lane.py holds the two to the same
 outcomes, ledger, summary and memory of every input, byte for byte.
