@@ -1,8 +1,8 @@
-"""The benchmark's log is a valid, deterministic log (its speed is measured by `python -m engine.bench`)."""
+"""The benchmark's log is a valid, deterministic log (its speed is measured by `python -m benchmarks.bench`)."""
 
 import hashlib
 
-from engine import bench
+from benchmarks import bench
 
 
 def test_the_benchmark_log_replays_cleanly_and_the_same_every_time(tmp_path):

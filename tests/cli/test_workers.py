@@ -22,7 +22,7 @@ import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from engine import parallel
+from engine.replay import parallel
 from engine.cli import main
 from engine.testing import agreements_with_logs, bad_lines, write_agreement_folder
 
@@ -356,7 +356,7 @@ def test_generated_multi_agreement_logs_are_identical(case, close_through):
 
 
 def test_the_benchmark_compares_one_process_with_several(capsys):
-    from engine import bench
+    from benchmarks import bench
 
     assert bench.main(["--events", "8000", "--runs", "1", "--workers", "2"]) == 0
     out = capsys.readouterr().out

@@ -1,4 +1,4 @@
-"""The compiled plain lane (engine/_lane.c) is the Python reference lane, only faster.
+"""The compiled plain lane (engine/replay/_lane.c) is the Python reference lane, only faster.
 
 For every line, the compiled `read_plain_utilization` gives what the Python one gives, and an
 engine running the compiled `_plain` ends in the same state as one running `_plain_reference`:
@@ -16,7 +16,7 @@ import orjson
 import pytest
 from hypothesis import given, strategies as st
 
-from engine import lane
+from engine.replay import lane
 from engine.events import reader
 from engine.replay import Engine
 from engine.testing import agreements_with_logs
@@ -32,7 +32,7 @@ def test_the_compiled_lane_is_built_unless_the_reference_is_asked_for():
         assert lane.COMPILED is None and lane.name() == "Python"
         assert Engine._plain is Engine._plain_reference
     else:
-        assert lane.COMPILED is not None, "engine._lane was not built: is a C compiler installed?"
+        assert lane.COMPILED is not None, "engine.replay._lane was not built: is a C compiler installed?"
         assert lane.name() == "compiled"
 
 
@@ -183,7 +183,7 @@ def test_route_reads_any_bytes_as_orjson_would(raw):
 def test_ids_apart_decides_as_the_reference(owned):
     from array import array
 
-    from engine import parallel
+    from engine.replay import parallel
 
     arrays = [array("q", ids) for ids in owned]
     assert lane.COMPILED.ids_apart(arrays) == parallel.ids_apart_reference(arrays)
@@ -201,7 +201,7 @@ def test_the_constants_the_c_file_copies_are_the_python_ones():
     import re
     from pathlib import Path
 
-    from engine import inputs
+    from engine.replay import inputs
 
     source = (Path(lane.__file__).parent / "_lane.c").read_text()
     defined = dict(re.findall(r"#define (\w+) (\d+)", source))

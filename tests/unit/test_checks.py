@@ -1,6 +1,6 @@
 """Static checks of terms: worst-case exposure against the cap, and terms that never apply."""
 
-from engine.checks import static_findings, worst_case_by_period
+from engine.replay.checks import static_findings, worst_case_by_period
 from engine.replay import Engine
 from tests.replay.support import agreement_text
 

@@ -1,8 +1,8 @@
 from datetime import date
 from decimal import Decimal
 
-from engine.rules import capped_change
-from engine.settlement import Book, Obligation
+from engine.replay.rules import capped_change
+from engine.replay.settlement import Book, Obligation
 
 D = Decimal
 

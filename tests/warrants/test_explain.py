@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from engine.audit import explain
+from engine.ledger.audit import explain
 from warrant_world import Log, agreement_text, write_agreement
 
 

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Iterable
 
-from engine.ledger import GENESIS, canonical_bytes, entry_hash
+from engine.ledger.chain import GENESIS, canonical_bytes, entry_hash
 
 
 @dataclass(frozen=True, slots=True)

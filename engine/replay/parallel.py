@@ -31,7 +31,7 @@ id was applied in another agreement is a duplicate or a conflict there. Hence tw
    `Engine.close_through` does, and builds the summary the way `Engine.summary` does.
 
 **Fallback.** Whenever that proof cannot be made, the ordinary single-process replay runs
-instead (`engine.cli.run_replay`), so the output is the same bytes in every case, only not
+instead (the caller's, told by `replay_in_parallel`), so the output is the same bytes in every case, only not
 faster: when an id crosses agreements (or an id of a line routed nowhere is also used by an
 agreement's line), when fewer than two agreements have lines, when a line is over 1 MiB
 (the single path writes such lines whole to `--rejected` as they stream by), and when a
@@ -42,107 +42,56 @@ passes (or the fallback) then read.
 
 from __future__ import annotations
 
-import argparse
 import heapq
 import io
-import json
 import multiprocessing
 import os
 import pickle
-import stat
 import sys
-import tempfile
 import time
 from array import array
 from collections import Counter
-from contextlib import ExitStack
+from datetime import date
 from operator import itemgetter
 from typing import BinaryIO, Iterator
 
 import orjson
 
-from engine.documents.loader import load_agreements
 from engine.events.reader import iter_lines, parse_line
-from engine.lane import COMPILED
-from engine.replay import Engine
+from engine.replay.lane import COMPILED
+from engine.replay.engine import Engine
 
 #: Lines longer than this (SPEC §4: 1 MiB without the line end) make the replay fall back.
 LINE_BYTES_MAX = 1_048_576
 
-#: What the last parallel replay did, for `engine.bench` and the curious: "mode" ("parallel"
+#: What the last parallel replay did, for `benchmarks.bench` and the curious: "mode" ("parallel"
 #: or "fallback"), "reason" (of a fallback), and seconds spent in each stage.
 last_run: dict = {}
 
 
-def run_parallel_replay(args: argparse.Namespace) -> int:
-    """`backstop replay` with `args.workers` > 1: the same outputs, stdout and exit status."""
-    from engine import cli
+def replay_in_parallel(
+    path: str, size: int, agreements, workers: int, work: str, close_through: date | None,
+    ledger: BinaryIO | None, rejected: BinaryIO | None,
+) -> tuple[dict | None, str | None]:
+    """Replay the first `size` bytes of the log at `path` by agreement in up to `workers`
+    processes, with scratch files in the folder `work`.
 
-    started = time.perf_counter()
-    last_run.clear()
-    agreements = load_agreements(args.contracts)
-    with ExitStack() as stack:
-        work = stack.enter_context(tempfile.TemporaryDirectory(prefix="backstop-workers-"))
-        if args.events == "-":
-            path, events, size = os.path.join(work, "events.jsonl"), None, None
-        else:
-            path = args.events
-            events, size = cli._open_events(path, stack)  # the same check and message as one process
-            if not stat.S_ISREG(os.fstat(events.fileno()).st_mode):  # a pipe or device reads once, like stdin
-                path, events, size = os.path.join(work, "events.jsonl"), events, None
-        with ExitStack() as output_stack:
-            outputs = cli.Outputs(output_stack)
-            ledger = outputs.open(args.ledger)
-            summary_file = outputs.open(args.summary)
-            rejected = outputs.open(args.rejected)
-            try:
-                if size is None:
-                    events, size = _spool(events or sys.stdin.buffer, path, stack)
-                routing = time.perf_counter()
-                plan = _route(path, size, agreements, args.workers, work)
-                last_run["pass1"] = time.perf_counter() - routing
-                if plan.fallback is None:
-                    results = _run_workers(plan, path, agreements, work, args, ledger is not None, rejected is not None)
-                    if results is None:
-                        plan.fallback = "a worker failed"
-                if plan.fallback is None:
-                    merging = time.perf_counter()
-                    summary = _merge(plan, results, ledger, rejected)
-                    if summary_file is not None:
-                        summary_file.write((json.dumps(summary, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
-                    for handle in (ledger, summary_file, rejected):
-                        if handle is not None:
-                            handle.flush()
-                    last_run["merge"] = time.perf_counter() - merging
-            except OSError as error:
-                raise cli.UsageFailure(f"replay failed: {error}") from None
-            if plan.fallback is None:
-                outputs.commit()
-        if plan.fallback is not None:
-            # Nothing was written: the outputs above are discarded, the ordinary replay writes its own.
-            last_run.update(mode="fallback", reason=plan.fallback)
-            _note(f"--workers {args.workers}: replaying in one process ({plan.fallback})")
-            return cli.run_replay(argparse.Namespace(**{**vars(args), "events": path, "workers": 1}))
-    last_run.update(mode="parallel", total=time.perf_counter() - started)
-    print(cli.render_summary(summary))
-    return cli.EXIT_REJECTED if summary["rejected"] else cli.EXIT_OK
-
-
-def _note(message: str) -> None:
-    if sys.stderr.isatty():  # like progress: for a person watching, not for scripts
-        print(f"backstop: {message}", file=sys.stderr)
-
-
-def _spool(source: BinaryIO, path: str, stack: ExitStack) -> tuple[BinaryIO, int]:
-    """Copy standard input to `path` (it is read twice); returns the copy opened for reading."""
-    with open(path, "wb") as spool:
-        while True:
-            chunk = source.read(1 << 20)
-            if not chunk:
-                break
-            spool.write(chunk)
-    stream = stack.enter_context(open(path, "rb"))
-    return stream, os.fstat(stream.fileno()).st_size
+    Returns (summary, None) after writing the ledger and the rejected lines in exactly the
+    bytes one process writes; or (None, reason), having written nothing, when the ordinary
+    replay must run instead (see the module's docstring).
+    """
+    routing = time.perf_counter()
+    plan = _route(path, size, agreements, workers, work)
+    last_run["pass1"] = time.perf_counter() - routing
+    if plan.fallback is not None:
+        return None, plan.fallback
+    results = _run_workers(plan, path, agreements, work, close_through, ledger is not None, rejected is not None)
+    if results is None:
+        return None, "a worker failed"
+    merging = time.perf_counter()
+    summary = _merge(plan, results, ledger, rejected)
+    last_run["merge"] = time.perf_counter() - merging
+    return summary, None
 
 
 # ---- pass 1: routing and the proof that no id crosses agreements ---------------------------
@@ -469,7 +418,8 @@ def _context():
     return multiprocessing.get_context("fork" if "fork" in methods and sys.platform != "darwin" else "spawn")
 
 
-def _run_workers(plan: _Plan, path: str, agreements, work: str, args, want_entries: bool, want_raw: bool):
+def _run_workers(plan: _Plan, path: str, agreements, work: str, close_through: date | None, want_entries: bool,
+                 want_raw: bool):
     """Run one process per group; returns [(records path, done dict)] or None if one failed."""
     started = time.perf_counter()
     context = _context()
@@ -482,7 +432,7 @@ def _run_workers(plan: _Plan, path: str, agreements, work: str, args, want_entri
         processes.append(context.Process(
             target=_worker, name=f"backstop-worker-{number}", daemon=True,
             args=(path, plan.limit, [agreements[index] for index in group], bytes(mine), plan.route,
-                  records, done, want_entries, want_raw, args.close_through),
+                  records, done, want_entries, want_raw, close_through),
         ))
         files.append((records, done))
     succeeded = _run(processes)

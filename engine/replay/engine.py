@@ -16,14 +16,14 @@ from decimal import Decimal
 from types import MethodType
 from typing import BinaryIO, Callable, Iterable, Iterator, Mapping, NamedTuple
 
-from engine.agreement_replay import AgreementReplay, Rejected
+from engine.replay.agreement import AgreementReplay, Rejected
 from engine.documents.loader import load_agreements, load_agreements_from_mappings
 from engine.events import model as ev
 from engine.events.reader import LongLines, iter_lines, parse_line, read_plain_utilization
-from engine.inputs import IdRecord, unpack_input
-from engine.lane import COMPILED
-from engine.ledger import IssuedEntry
-from engine.terms import AgreementTerms
+from engine.replay.inputs import IdRecord, unpack_input
+from engine.replay.lane import COMPILED
+from engine.ledger.chain import IssuedEntry
+from engine.replay.terms import AgreementTerms
 
 ENGINE_NAME = "backstop"
 SEMANTICS = "backstop/v1"
@@ -65,7 +65,7 @@ class RejectedLine(Exception):
 
 
 class _CompiledLane:
-    """`Engine._plain` where the compiled lane is built: `engine._lane.plain`, bound to the
+    """`Engine._plain` where the compiled lane is built: `engine.replay._lane.plain`, bound to the
     engine as a method is (an engine's own `_plain`, as tests set, still comes first)."""
 
     def __get__(self, engine: Engine | None, owner: type | None = None):
@@ -191,7 +191,7 @@ class Engine:
         nothing changed, to leave the line to `_feed`. Utilization issues no entries.
 
         This is `_plain` in Python; where the compiled lane is built, `_plain` runs it
-        instead (see `engine.lane`)."""
+        instead (see `engine.replay.lane`)."""
         line = read_plain_utilization(raw)
         if line is None:
             return None

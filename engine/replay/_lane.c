@@ -11,7 +11,7 @@
  * and, for the routing pass of `backstop replay --workers` (engine/parallel.py):
  *
  *   route(raw)                    the `agreement` and `id` orjson would read, for a plain line
- *   ids_apart(arrays)             is  engine.parallel.ids_apart_reference
+ *   ids_apart(arrays)             is  engine.replay.parallel.ids_apart_reference
  *
  * `plain` handles only the common case in C: a span already learnt, a key that exists, a
  * sum within capacity and a record whose fields fit. Anything else goes, unchanged, to the
@@ -29,8 +29,8 @@
 #define PLAIN_MEMBERS 8
 #define PLAIN_QUOTES (4 * PLAIN_MEMBERS)
 #define ID_CHARS_MAX 128
-#define HEAD_BYTES 37 /* struct "<qqiiiHHBI": engine.inputs._HEAD */
-#define UTILIZATION 0 /* engine.inputs.UTILIZATION, the record's kind */
+#define HEAD_BYTES 37 /* struct "<qqiiiHHBI": engine.replay.inputs._HEAD */
+#define UTILIZATION 0 /* engine.replay.inputs.UTILIZATION, the record's kind */
 
 /* Set by configure(): what the lane shares with the Python reference. */
 static PyObject *loads, *decode_error, *quantities, *quantity, *zero, *exact_add;
@@ -189,7 +189,7 @@ read_plain_utilization(PyObject *module, PyObject *raw)
         return NULL;
     }
     if (loads == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "engine._lane is not configured");
+        PyErr_SetString(PyExc_RuntimeError, "engine.replay._lane is not configured");
         return NULL;
     }
     PyObject *result = NULL, *available = NULL, *sold = NULL, *v[PLAIN_MEMBERS] = {NULL};
@@ -490,7 +490,7 @@ apply_common(PyObject *replay, PyObject *line, long long order, long long number
         goto error;
     long long closed_below = integer(closed, &ok);
 
-    /* the input's record, as engine.inputs.plain_utilization_head(...) + values */
+    /* the input's record, as engine.replay.inputs.plain_utilization_head(...) + values */
     if ((agreement_number = PyObject_GetAttr(replay, s_number)) == NULL)
         goto error;
     long long agreement = integer(agreement_number, &ok);
@@ -646,7 +646,7 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef lane_module = {
-    PyModuleDef_HEAD_INIT, "engine._lane", "The replay's plain lane, compiled (see _lane.c).", -1, methods,
+    PyModuleDef_HEAD_INIT, "engine.replay._lane", "The replay's plain lane, compiled (see _lane.c).", -1, methods,
 };
 
 PyMODINIT_FUNC

@@ -1,10 +1,10 @@
 """Replay benchmark: the engine's events/s against the floor of merely parsing the log.
 
-    python -m engine.bench                      # 1,000,000 events, best of 3
-    python -m engine.bench --events 200000 --runs 1
-    python -m engine.bench --memory             # peak RSS at 1M and 5M events, each in a fresh process
-    python -m engine.bench --incremental        # one event at a time: fresh engine against a busy one
-    python -m engine.bench --workers 2          # four agreements: one process against `--workers 2`
+    python -m benchmarks.bench                      # 1,000,000 events, best of 3
+    python -m benchmarks.bench --events 200000 --runs 1
+    python -m benchmarks.bench --memory             # peak RSS at 1M and 5M events, each in a fresh process
+    python -m benchmarks.bench --incremental        # one event at a time: fresh engine against a busy one
+    python -m benchmarks.bench --workers 2          # four agreements: one process against `--workers 2`
 
 The log is generated deterministically from `--seed`: hourly utilization from several
 reporting units (racks) per pool, 8 pools, six years, monthly revenue, corrections of
@@ -35,7 +35,7 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
-from engine import lane
+from engine.replay import lane
 
 POOLS = 8
 YEARS = 6
@@ -371,7 +371,7 @@ def _hourly(path: Path, number: int):
 
 def compare_workers(events: int, seed: int, runs: int, lock: int | None, workers: int, agreements: int = 4) -> int:
     """Replay a log of several agreements with one process and with `workers`; the ledgers must match."""
-    from engine import parallel
+    from engine.replay import parallel
 
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
@@ -411,7 +411,7 @@ def compare_workers(events: int, seed: int, runs: int, lock: int | None, workers
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m engine.bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--runs", type=int, default=3)

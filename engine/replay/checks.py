@@ -14,8 +14,8 @@ from decimal import Decimal
 from engine.calendar import contract_year
 from engine.documents.model import AllOf, AnyOf, LeaseBackTotalAtLeast, OnOrAfter, VwapAtLeast
 from engine.numbers import EXACT, ZERO, format_amount
-from engine.rules import lease_back_target
-from engine.terms import AgreementTerms
+from engine.replay.rules import lease_back_target
+from engine.replay.terms import AgreementTerms
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,6 @@
 """Which plain lane the replay runs: compiled, or the Python reference.
 
-`engine._lane` is built from engine/_lane.c when the package is installed. It takes a plain
+`engine.replay._lane` is built from engine/replay/_lane.c when the package is installed. It takes a plain
 utilization line through the decisions of `read_plain_utilization`, `Engine._plain_reference` and
 `AgreementReplay.plain_utilization`, which stay the reference: it hands every line it does
 not fully settle to them, and tests/replay/test_compiled_lane.py holds the two to the same
@@ -26,7 +26,7 @@ def _compiled() -> ModuleType | None:
     if os.environ.get("BACKSTOP_PURE_PYTHON"):
         return None
     try:
-        from engine import _lane
+        from engine.replay import _lane
     except ImportError:
         return None
     # What the lane shares with the reference: the same reader, cache of quantities and exact sums.

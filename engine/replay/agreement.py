@@ -17,15 +17,17 @@ from engine.calendar import Period, add_days, contract_year
 from engine.events.model import Close, Correction, Payment, Revenue, TrueUp, Utilization
 from engine.events.reader import replacement as typed_replacement
 from engine.events.reader import TIMESTAMP_CHARS_MAX, plain_fingerprint, timestamp_from_text
-from engine.inputs import (
+from engine.replay.inputs import (
     NO_PERIOD, REVENUE, REVENUE_KEY, UTILIZATION, IdRecord, Input, Key, decimal_texts, input_agreement,
     input_order, input_period_max, pack_input, plain_utilization_head, unpack_input,
 )
-from engine.ledger import Chain, IssuedEntry
+from engine.ledger.chain import Chain, IssuedEntry
 from engine.numbers import EXACT, ZERO, decimal_text, format_amount, sum_text
-from engine import rules
-from engine.settlement import Book, Obligation
-from engine.terms import AgreementTerms
+from engine.replay import rules
+from engine.replay.settlement import Book, Obligation
+from engine.replay.rejected import Rejected
+from engine.replay.terms import AgreementTerms
+from engine.replay.warrants import WarrantBook
 
 OBLIGATION_KINDS = frozenset(
     {"lease_back", "revenue_share", "adjustment", "late_interest", "exercise_price", "cash_in_lieu"}
@@ -37,10 +39,6 @@ _add = EXACT.add  # exact sums, bound once: the plain lane adds twice per line
 _SPANS_MAX = 65_536  # hourly reports of a few years; the cache starts afresh when full
 
 
-class Rejected(Exception):
-    """An event broke a rule; the message is the reason users read."""
-
-
 class AgreementReplay:
     """State and entries of one agreement."""
 
@@ -48,8 +46,6 @@ class AgreementReplay:
         self, terms: AgreementTerms, ids: dict[str, bytes | IdRecord], emit: Callable[[IssuedEntry], None],
         number: int = 0,
     ):
-        from engine.warrants import WarrantBook  # warrants settle through this replay's issue()
-
         self.terms = terms
         self.ids = ids  # every id in use, shared by the engine's agreements (SPEC §7)
         self.number = number  # this agreement's number in the engine, as input records name it
@@ -443,16 +439,16 @@ class AgreementReplay:
             "covered_gpu_hours": sum_text(result.covered_hours),
             "rate": decimal_text(result.rate),
             "gpu_model": pool.gpu_model,
-            "target": self._money(result.target),
-            "previous_target": self._money(key.last_target),
-            "change": self._money(change),
-            "entitlement_before": self._money(self.entitled),
-            "issued_before": self._money(self.issued),
-            "cap": "none" if cap is None else self._money(cap),
+            "target": self.money(result.target),
+            "previous_target": self.money(key.last_target),
+            "change": self.money(change),
+            "entitlement_before": self.money(self.entitled),
+            "issued_before": self.money(self.issued),
+            "cap": "none" if cap is None else self.money(cap),
         }
         extra: dict = {"pool": pool.id}
         if amount != change:
-            extra["uncapped"] = self._money(change)
+            extra["uncapped"] = self.money(change)
         self.entitled = EXACT.add(self.entitled, change)
         self.issued = EXACT.add(self.issued, amount)
         basis = {"rule": f"backstop.rate_per_gpu_hour.{pool.gpu_model}", "formula": formula, "inputs": inputs}
@@ -476,9 +472,9 @@ class AgreementReplay:
             "rate": decimal_text(rate),
             "contract_year": str(year),
             "from_year": str(revenue_share.steps[step_index].from_year),
-            "target": self._money(target),
-            "previous_target": self._money(key.last_target),
-            "change": self._money(change),
+            "target": self.money(target),
+            "previous_target": self.money(key.last_target),
+            "change": self.money(change),
         }
         formula = "round(revenue × rate)" if key.revenue > 0 else "0: revenue is not positive"
         basis = {"rule": f"revenue_share.steps[{step_index}].rate", "formula": formula, "inputs": inputs}
@@ -532,15 +528,15 @@ class AgreementReplay:
         applications, remaining = book.apply(event.amount, event.applies_to)
         book.add_credit(remaining)
         extra = {
-            "applied": [{"entry": a.obligation.entry_id, "amount": self._money(a.amount)} for a in applications],
-            "unapplied": self._money(remaining),
+            "applied": [{"entry": a.obligation.entry_id, "amount": self.money(a.amount)} for a in applications],
+            "unapplied": self.money(remaining),
         }
         if event.applies_to is not None:
             extra["applies_to"] = event.applies_to
         basis = {
             "rule": "settlement",
             "formula": "applied to applies_to first, then to open obligations by (due date, seq); the rest is unapplied credit",
-            "inputs": {"amount": self._money(event.amount), "date": event.date.isoformat(),
+            "inputs": {"amount": self.money(event.amount), "date": event.date.isoformat(),
                        "payer": event.payer, "payee": event.payee},
         }
         self.issue(
@@ -567,7 +563,7 @@ class AgreementReplay:
                 "rule": "settlement.late_interest.annual_rate",
                 "formula": f"round(applied × annual_rate × days / {rules.DAY_COUNT_BASIS[late.day_count]})",
                 "inputs": {
-                    "applied": self._money(application.amount), "obligation": obligation.entry_id,
+                    "applied": self.money(application.amount), "obligation": obligation.entry_id,
                     "due": obligation.due.isoformat(), "paid": event.date.isoformat(), "days": str(days),
                     "annual_rate": decimal_text(late.annual_rate), "day_count": late.day_count,
                 },
@@ -581,7 +577,7 @@ class AgreementReplay:
 
     # ---- issuing -----------------------------------------------------------------------
 
-    def _money(self, amount: Decimal) -> str:
+    def money(self, amount: Decimal) -> str:
         return format_amount(amount, self.terms.places)
 
     def issue(
@@ -598,18 +594,18 @@ class AgreementReplay:
         if kind in SHARE_KINDS:
             fields["amount"], fields["unit"] = str(amount), "shares"
         else:
-            fields["amount"], fields["unit"] = self._money(amount), self.terms.first.currency
+            fields["amount"], fields["unit"] = self.money(amount), self.terms.first.currency
         obligation_amount = ZERO
         if kind in OBLIGATION_KINDS and amount > 0:
             credit = book.take_credit(amount)
             if credit > 0:
-                fields["credit_applied"] = self._money(credit)
+                fields["credit_applied"] = self.money(credit)
             obligation_amount = EXACT.subtract(amount, credit)
         elif kind == "adjustment" and amount < 0:
             applications, remaining = book.apply(-amount)
             book.add_credit(remaining)
-            fields["applied"] = [{"entry": a.obligation.entry_id, "amount": self._money(a.amount)} for a in applications]
-            fields["unapplied"] = self._money(remaining)
+            fields["applied"] = [{"entry": a.obligation.entry_id, "amount": self.money(a.amount)} for a in applications]
+            fields["unapplied"] = self.money(remaining)
         entry = self.chain.seal(fields)
         if obligation_amount > 0:
             book.add(Obligation(entry_id, entry.fields["seq"], due, kind, obligation_amount))
@@ -630,15 +626,15 @@ class AgreementReplay:
             "entries": self.chain.length,
             "versions": {str(version.number): version.sha256 for version in self.terms.versions},
             "totals": {
-                kind: str(total) if kind in SHARE_KINDS else self._money(total)
+                kind: str(total) if kind in SHARE_KINDS else self.money(total)
                 for kind, total in sorted(self.totals.items())
             },
             "outstanding": {
-                "guarantor_to_provider": self._money(g_to_p.outstanding),
-                "provider_to_guarantor": self._money(p_to_g.outstanding),
+                "guarantor_to_provider": self.money(g_to_p.outstanding),
+                "provider_to_guarantor": self.money(p_to_g.outstanding),
             },
             "unapplied_credit": {
-                "guarantor_to_provider": self._money(g_to_p.unapplied),
-                "provider_to_guarantor": self._money(p_to_g.unapplied),
+                "guarantor_to_provider": self.money(g_to_p.unapplied),
+                "provider_to_guarantor": self.money(p_to_g.unapplied),
             },
         }

@@ -12,15 +12,27 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from engine.calendar import add_days
 from engine.documents.model import AllOf, AnyOf, LeaseBackTotalAtLeast, OnOrAfter, VwapAtLeast
 from engine.events.model import Exercise, SharePrice, StockSplit
 from engine.numbers import EXACT, decimal_text, round_fraction
 
-if TYPE_CHECKING:
-    from engine.agreement_replay import AgreementReplay
+from engine.replay.rejected import Rejected
+from engine.replay.terms import AgreementTerms
+
+
+class AgreementLedger(Protocol):
+    """What warrants need of their agreement's replay: its terms, the lease-back issued so
+    far, and the one way to write an entry into its chain."""
+
+    terms: AgreementTerms
+    issued: Decimal
+
+    def money(self, amount: Decimal) -> str: ...
+
+    def issue(self, **fields) -> object: ...
 
 
 APPROXIMATION_PLACES = 6
@@ -87,7 +99,7 @@ def _combined(word: str, holds: bool, verdicts: list[Verdict]) -> Verdict:
 class WarrantBook:
     """One agreement's tranches, observations and split factor."""
 
-    def __init__(self, replay: AgreementReplay) -> None:
+    def __init__(self, replay: AgreementLedger) -> None:
         self.replay = replay
         warrants = replay.terms.first.warrants
         self.strike = Fraction(warrants.strike)
@@ -116,7 +128,7 @@ class WarrantBook:
             return Verdict(
                 holds,
                 f"lease_back_total_at_least {decimal_text(required)}: lease-back issued so far "
-                f"{self.replay._money(issued)} {_relation(holds)} {decimal_text(required)}",
+                f"{self.replay.money(issued)} {_relation(holds)} {decimal_text(required)}",
             )
         if isinstance(condition, VwapAtLeast):
             return self._vwap_verdict(condition, on, path)
@@ -204,7 +216,6 @@ class WarrantBook:
             raise TypeError(f"not a warrant event: {event!r}")
 
     def share_price(self, event: SharePrice) -> None:
-        from engine.agreement_replay import Rejected
 
         if self.observation_dates and event.date <= self.observation_dates[-1]:
             raise Rejected(
@@ -237,7 +248,6 @@ class WarrantBook:
 
     def exercise(self, event: Exercise) -> None:
         """Vest as of the date, check the exercise, then settle it; a rejection undoes nothing because nothing was done."""
-        from engine.agreement_replay import Rejected
 
         version = self.replay.terms.version_for_date(event.date)
         if event.date >= self.expires:
