@@ -2,9 +2,12 @@
 
 import hashlib
 
+import pytest
+
 from benchmarks import bench
 
 
+@pytest.mark.slow
 def test_the_benchmark_log_replays_cleanly_and_the_same_every_time(tmp_path):
     units = bench.units_for(6000)
     bench.write_agreement(tmp_path / "contracts", units, 1, bench.years_for(6000, units))

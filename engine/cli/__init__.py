@@ -62,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("schema", help="print the JSON Schema of agreement documents")
 
     verify = commands.add_parser(
-        "verify", help="check a ledger's hash chains (LEDGER), or re-derive it (CONTRACTS EVENTS LEDGER)"
+        "verify", help="check a ledger's form and hash chains, strictly (LEDGER), or re-derive it byte for byte "
+                       "(CONTRACTS EVENTS LEDGER)"
     )
     verify.add_argument("paths", nargs="+", metavar="PATH", help="LEDGER, or CONTRACTS EVENTS LEDGER")
     verify.add_argument("--close-through", type=_date_argument, metavar="DATE")
@@ -78,25 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--seed", type=int, default=0, metavar="S", help="the seed; the same seed runs the same logs")
     check.add_argument("--out", default=".", metavar="DIR", help="where a failing log is written (default: here)")
 
-    explain_parser = commands.add_parser("explain", help="explain one ledger entry in plain words")
+    explain_parser = commands.add_parser(
+        "explain", help="explain one ledger entry in plain words (reads leniently and checks nothing: verify does)")
     explain_parser.add_argument("ledger", metavar="LEDGER")
     explain_parser.add_argument("entry_id", metavar="ID")
     return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    handler = {"replay": run_replay, "validate": run_validate, "schema": run_schema,
-               "verify": run_verify, "explain": run_explain, "check": run_check}[args.command]
-    try:
-        return handler(args)
-    except DocumentErrors as errors:
-        print(str(errors), file=sys.stderr)
-        print(f"backstop: {len(errors.errors)} problem(s) in the agreement documents", file=sys.stderr)
-        return EXIT_FAILED
-    except UsageFailure as failure:
-        print(f"backstop: {failure}", file=sys.stderr)
-        return EXIT_FAILED
 
 
 def main(argv: list[str] | None = None) -> int:

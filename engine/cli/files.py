@@ -12,7 +12,7 @@ import shutil
 import sys
 import tempfile
 from contextlib import ExitStack
-from typing import BinaryIO
+from typing import BinaryIO, Iterator
 
 from engine.cli.status import UsageFailure
 
@@ -91,11 +91,14 @@ def sync_folder(folder: str) -> None:
         os.close(descriptor)
 
 
-def read_ledger_lines(path: str) -> list[bytes]:
-    """A ledger's lines as written, for the commands that read one back."""
+def read_ledger_lines(path: str) -> Iterator[bytes]:
+    """A ledger's physical lines exactly as written, each with its line end, read as they are needed.
+
+    Nothing is stripped or skipped: `backstop verify` judges line ends and blank lines itself.
+    """
     try:
         with open(path, "rb") as handle:
-            return [line.rstrip(b"\r\n") for line in handle if line.strip()]
+            yield from handle
     except OSError as error:
         raise UsageFailure(f"cannot read {path}: {error.strerror}") from None
 

@@ -133,7 +133,7 @@ def check_chain_integrity(ledger: Any, *, summary: Mapping | None = None) -> Non
     ends are given; `hash` is the SHA-256 of the entry without `hash`; `seq` counts 1, 2, 3 …
     within the agreement and `prev` is the previous entry's hash (64 zeros first). Entry ids
     are unique. With a `summary`, each agreement's `head` is its last entry's hash and
-    `entries` its count. The engine's own auditor (`engine.ledger.audit.check_chain`) must agree.
+    `entries` its count. The engine's own auditor (`engine.ledger.audit.check_ledger`) must agree.
     """
     raws = _ledger_lines(ledger)
     heads: dict[str, str] = {}
@@ -169,10 +169,11 @@ def check_chain_integrity(ledger: Any, *, summary: Mapping | None = None) -> Non
                      f"summary head of {agreement!r} is {facts['head']}, the ledger's last entry hash is {heads.get(agreement)}")
             _require(facts["entries"] == counts.get(agreement, 0), "chain integrity",
                      f"summary says {agreement!r} has {facts['entries']} entries; the ledger has {counts.get(agreement, 0)}")
-    from engine.ledger.audit import check_chain
+    from engine.ledger.audit import check_ledger
 
-    report = check_chain([raw.rstrip(b"\n") for raw in raws])
-    _require(report.ok, "chain integrity", f"engine.ledger.audit.check_chain disagrees with this check: {report.problem}")
+    report = check_ledger(raw if raw.endswith(b"\n") else raw + b"\n" for raw in raws)
+    _require(report.ok, "chain integrity",
+             f"engine.ledger.audit.check_ledger disagrees with this check: {'; '.join(map(str, report.problems))}")
 
 
 def check_line_accounting(summary: Mapping, non_blank_lines: int | Iterable[str | bytes]) -> None:

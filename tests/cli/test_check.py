@@ -4,6 +4,8 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
 from engine.cli import main
 from engine.testing import stress
 from tests.replay.support import agreement_text
@@ -42,6 +44,7 @@ def test_a_term_that_looks_wrong_fails_the_check(tmp_path, capsys):
     assert "warning: version 1: revenue_share.steps[1] starts in contract year 3" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # shrinks a failing log
 def test_a_broken_invariant_writes_the_smallest_failing_log(tmp_path, capsys, monkeypatch):
     def breaks_on_two_lines(loaded, lines):
         assert len(lines) < 2, "stand-in invariant: logs of two lines or more break it"

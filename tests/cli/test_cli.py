@@ -159,6 +159,7 @@ def test_the_bundled_examples_replay_cleanly(tmp_path):
     assert main(["verify", str(tmp_path / "l")]) == 0
 
 
+@pytest.mark.slow  # starts a process
 def test_events_from_standard_input(spec9, tmp_path):
     import subprocess
     import sys

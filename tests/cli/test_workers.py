@@ -30,6 +30,9 @@ ROOT = Path(__file__).resolve().parents[2]
 CONTRACTS = ROOT / "contracts"
 EXAMPLES = ROOT / "examples"
 
+# Every test here starts worker processes.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(autouse=True)
 def route_in_parts(monkeypatch):

@@ -6,6 +6,8 @@ import string
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
+import pytest
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -99,6 +101,7 @@ def test_parse_line_never_raises_on_json_like_noise(pieces: list[str]) -> None:
 # --- Fingerprints --------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @settings(max_examples=100)
 @given(strict_objects, st.randoms(use_true_random=False), st.sampled_from([(",", ":"), (", ", ": "), (" ,\t", " :\r")]))
 def test_fingerprint_is_invariant_under_member_order_and_white_space(value, random, separators) -> None:

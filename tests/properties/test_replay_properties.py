@@ -171,6 +171,7 @@ def test_resending_applied_lines_is_harmless(case, reformat):
     check_duplicates_harmless(documents, lines, reformat=reformat)
 
 
+@pytest.mark.slow
 @given(any_agreement_with_log, st.data())
 def test_order_of_inputs_within_an_open_period_does_not_matter(case, data):
     """Utilization and revenue of a period that is still open add up: sending them in another
@@ -280,6 +281,7 @@ def test_voiding_and_reviving_an_input_issues_nothing(case, data):
 # =============================================================================================
 
 
+@pytest.mark.slow
 @given(any_agreement_with_log, st.data())
 def test_bad_and_blank_lines_are_accounted_for_and_change_nothing(case, data):
     """Every non-blank line is applied, a duplicate or rejected; a bad line is rejected with a
@@ -303,6 +305,7 @@ def test_bad_and_blank_lines_are_accounted_for_and_change_nothing(case, data):
     assert len(rejected) == len(bad_positions) + len(clean.summary["rejected"])
 
 
+@pytest.mark.slow
 @given(any_agreement_with_log, st.data())
 def test_a_bad_line_is_rejected_whatever_came_before(case, data):
     """A line SPEC §4 rejects on its own is rejected on a fresh engine and after a whole log."""
@@ -321,6 +324,7 @@ def test_a_bad_line_is_rejected_whatever_came_before(case, data):
 # =============================================================================================
 
 
+@pytest.mark.slow  # starts processes
 @settings(GOLDEN, max_examples=3)
 @given(agreements_with_logs(versions=st.integers(1, 2), log_options={"max_lines": 40}), st.data())
 def test_cli_writes_the_same_bytes_under_any_hash_seed_and_time_zone(case, data):

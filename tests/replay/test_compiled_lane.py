@@ -108,6 +108,7 @@ def replay(documents, raws: list[bytes], *, compiled_lane: bool):
     return views, ledger, engine.summary(), dict(engine.ids), keys, engine.lines
 
 
+@pytest.mark.slow
 @compiled
 @given(agreements_with_logs(versions=st.integers(1, 2)), st.data())
 def test_an_engine_on_the_compiled_lane_ends_as_one_on_the_reference(case, data):

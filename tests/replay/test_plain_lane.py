@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from hypothesis import event, given, strategies as st
 
 from engine.replay import Engine
@@ -57,6 +59,7 @@ def mixed_log(data, lines: list[str]) -> list[bytes]:
     return raws
 
 
+@pytest.mark.slow
 @given(agreements_with_logs(versions=st.integers(1, 2)), st.data())
 def test_the_lane_gives_what_the_general_path_gives(case, data):
     documents, lines = case
