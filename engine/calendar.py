@@ -13,6 +13,11 @@ from datetime import date, datetime, time, timedelta, timezone
 from dateutil.relativedelta import relativedelta
 
 MONTHS_PER_PERIOD = {"monthly": 1, "quarterly": 3}
+DATE_MAX = date.max  # 9999-12-31: the last date of SPEC §2's range
+
+
+class OutOfRange(ValueError):
+    """A date the calendar was asked for falls past 9999-12-31 (SPEC §2 "Range")."""
 PERIOD_ID = re.compile(r"(?P<year>[0-9]{4})-(?:(?P<month>0[1-9]|1[0-2])|Q(?P<quarter>[1-4]))")
 
 
@@ -59,8 +64,11 @@ def settlement_periods(term_start: date, term_end: date, kind: str) -> tuple[Per
     periods: list[Period] = []
     start = term_start
     while start < term_end:
-        next_boundary = period_start_containing(start, kind) + relativedelta(months=months)
-        end = min(next_boundary, term_end)
+        first_of_period = period_start_containing(start, kind)
+        if first_of_period.year == DATE_MAX.year and first_of_period.month + months > 12:
+            end = term_end  # the next boundary, 10000-01-01, is past every term's end
+        else:
+            end = min(first_of_period + relativedelta(months=months), term_end)
         periods.append(Period(len(periods), period_id(start, kind), start, end))
         start = end
     return tuple(periods)
@@ -69,12 +77,24 @@ def settlement_periods(term_start: date, term_end: date, kind: str) -> tuple[Per
 def contract_year(term_start: date, day: date) -> int:
     """k ≥ 1 with `term_start + (k−1) years ≤ day < term_start + k years` (day ≥ term_start)."""
     k = max(1, day.year - term_start.year)
-    while add_years(term_start, k) <= day:
-        k += 1
+    while term_start.year + k <= DATE_MAX.year and add_years(term_start, k) <= day:
+        k += 1  # a boundary past 9999 lies after every day
     while k > 1 and add_years(term_start, k - 1) > day:
         k -= 1
     return k
 
 
 def add_days(day: date, days: int) -> date:
-    return day + timedelta(days=days)
+    """`day` plus `days`; raises `OutOfRange` past 9999-12-31."""
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:
+        raise OutOfRange(f"{day} + {days} days falls after {DATE_MAX}, the last date of the calendar") from None
+
+
+def add_days_or_none(day: date, days: int) -> date | None:
+    """`day` plus `days`, or None past 9999-12-31: for rules that reject such an event."""
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:
+        return None

@@ -16,7 +16,7 @@ from engine.cli.auditing import run_explain, run_verify
 from engine.cli.replaying import render_summary, run_replay
 from engine.cli.status import EXIT_FAILED, EXIT_OK, EXIT_REJECTED, UsageFailure
 from engine.documents.errors import DocumentErrors
-from engine.replay import SEMANTICS, lane
+from engine.replay import SEMANTICS, InternalError, lane
 
 __all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_REJECTED", "UsageFailure", "build_parser", "main", "render_summary"]
 
@@ -98,5 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILED
     except UsageFailure as failure:
         print(f"backstop: {failure}", file=sys.stderr)
+        return EXIT_FAILED
+    except InternalError as error:  # the line was rolled back and no output was written
+        print(f"backstop: {error}", file=sys.stderr)
         return EXIT_FAILED
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
+from engine.calendar import DATE_MAX, add_days_or_none, settlement_periods
 from engine.documents.errors import DocumentError, FieldPath
 from engine.documents.model import AgreementDocument, shown
 from engine.documents.validate import Located
@@ -66,6 +67,8 @@ def version_problems(versions: Sequence[CheckedVersion], *, complete: bool) -> l
     if complete:
         problems += _missing_number_problems(ordered)
         problems += _effective_order_problems(ordered)
+        if not problems:
+            problems += _due_date_problems(ordered)
     for version in ordered[1:]:
         problems += _same_field_problems(ordered[0], version)
     return problems
@@ -118,6 +121,26 @@ def _effective_order_problems(ordered: Sequence[CheckedVersion]) -> list[Documen
                 f"({before.document.effective}); got {version.document.effective}"
             )
             problems.append(version.where.error(("effective",), message))
+    return problems
+
+
+def _due_date_problems(ordered: Sequence[CheckedVersion]) -> list[DocumentError]:
+    """A period whose due date would fall past 9999-12-31 (SPEC §2 "Range"): the first such
+    period of each version, at that version's payment terms."""
+    first = ordered[0].document
+    periods = settlement_periods(first.term.start, first.term.end, first.settlement.period)
+    problems = []
+    for number, version in enumerate(ordered):
+        until = ordered[number + 1].document.effective if number + 1 < len(ordered) else DATE_MAX
+        days = version.document.settlement.payment_terms_days
+        for period in periods:
+            if version.document.effective <= period.start < until and add_days_or_none(period.end, days) is None:
+                message = (
+                    f"period {period.id} ends on {period.end} and would fall due {days} days later, "
+                    f"after {DATE_MAX}, the last date the engine handles; shorten the term or the payment terms"
+                )
+                problems.append(version.where.error(("settlement", "payment_terms_days"), message))
+                break
     return problems
 
 

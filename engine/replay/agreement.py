@@ -9,11 +9,12 @@ change state, so a rejected event has no effect at all.
 
 from __future__ import annotations
 
+import copy
 from datetime import date
 from decimal import Decimal
 from typing import Callable
 
-from engine.calendar import Period, add_days, contract_year
+from engine.calendar import DATE_MAX, Period, add_days, add_days_or_none, contract_year
 from engine.events.model import Close, Correction, Payment, Revenue, TrueUp, Utilization
 from engine.events.reader import replacement as typed_replacement
 from engine.events.reader import TIMESTAMP_CHARS_MAX, plain_fingerprint, timestamp_from_text
@@ -26,6 +27,7 @@ from engine.numbers import EXACT, ZERO, decimal_text, format_amount, sum_text
 from engine.replay import rules
 from engine.replay.settlement import Book, Obligation
 from engine.replay.rejected import Rejected
+from engine.replay.savepoint import Savepoint
 from engine.replay.terms import AgreementTerms
 from engine.replay.warrants import WarrantBook
 
@@ -72,6 +74,7 @@ class AgreementReplay:
         # The spans plain records name, numbered per period: ({(start, end): number}, [(start, end)]).
         self.period_spans: dict[int, tuple[dict[tuple[str, str], int], list[tuple[str, str]]]] = {}
         self._capacities = [self._period_capacities(period) for period in terms.periods]
+        self._savepoint: Savepoint | None = None  # open while a line is applied the general way
 
     # ---- periods and locks -------------------------------------------------------------
 
@@ -87,6 +90,8 @@ class AgreementReplay:
         found = period_keys.get(pool)
         if found is None:
             found = period_keys[pool] = Key()
+            if self._savepoint is not None:
+                self._savepoint.keys_created.append((index, pool))
         return found
 
     def peek_key(self, index: int, pool: str) -> Key | None:
@@ -106,22 +111,30 @@ class AgreementReplay:
         if index < 0:
             return
         ids = self.ids
-        self.period_spans.pop(index, None)
-        self._spans.clear()  # it may name spans of the period just locked; the open ones are learnt again
-        for key in self.keys.pop(index, {}).values():
+        released: dict[str, None] = {}  # in order, once each: a correction may be listed by several keys
+        for key in self.keys.get(index, {}).values():
             changes = key.changes or {}
-            for event_id in key.inputs:
-                if event_id not in changes:  # never corrected: it counted in this period alone
-                    del ids[event_id]
+            released.update((event_id, None) for event_id in key.inputs if event_id not in changes)  # counted here alone
             for event_id in changes:
                 record = ids.get(event_id)
                 if record is None:
                     continue
                 if type(record) is bytes:
                     if input_agreement(record) == self.number and input_period_max(record) == index:
-                        del ids[event_id]
+                        released[event_id] = None
                 elif record.agreement == self.terms.id and record.lock_periods and max(record.lock_periods) == index:
-                    del ids[event_id]
+                    released[event_id] = None
+        # What the lock forgets is known; now forget it, noting it first under a savepoint.
+        savepoint = self._savepoint
+        if savepoint is not None:
+            savepoint.periods_dropped.append((index, self.keys.get(index), self.period_spans.get(index)))
+            for event_id in released:
+                savepoint.keep_id(ids, event_id)
+        self.keys.pop(index, None)
+        self.period_spans.pop(index, None)
+        self._spans.clear()  # it may name spans of the period just locked; the open ones are learnt again
+        for event_id in released:
+            del ids[event_id]
 
     def _pool_number(self, pool: str) -> int:
         number = self.pool_numbers.get(pool)
@@ -147,6 +160,52 @@ class AgreementReplay:
         if type(record) is bytes and input_agreement(record) == self.number:
             return unpack_input(record)
         return None
+
+    # ---- savepoints ----------------------------------------------------------------------
+
+    def savepoint(self, *, inputs_only: bool) -> Savepoint:
+        """Open a savepoint before a line; `inputs_only` for an input or a correction, which
+        change keys and the id map but never the books, the chain or the warrants."""
+        chain = self.chain
+        books = warrants = None
+        if not inputs_only:
+            books = copy.deepcopy(self.books)
+            warrants = self.warrants.state() if self.warrants is not None else None
+        self._savepoint = Savepoint(
+            scalars=(self.closed, self.locked_below, self.entitled, self.issued, chain.length, chain.head),
+            restated=set(self.restated), totals=dict(self.totals), books=books, warrants=warrants,
+            pools=len(self.pool_names),
+        )
+        return self._savepoint
+
+    def rollback(self, savepoint: Savepoint) -> None:
+        """Put the state back as it was when `savepoint` was opened, and close it."""
+        self.closed, self.locked_below, self.entitled, self.issued, self.chain.length, self.chain.head = savepoint.scalars
+        self.restated = savepoint.restated
+        self.totals = savepoint.totals
+        if savepoint.books is not None:
+            self.books = savepoint.books
+        if savepoint.warrants is not None:
+            self.warrants.restore(savepoint.warrants)
+        for index, keys, spans in reversed(savepoint.periods_dropped):
+            if keys is not None:
+                self.keys[index] = keys
+            if spans is not None:
+                self.period_spans[index] = spans
+        savepoint.restore_keys(self.keys)
+        savepoint.restore_ids(self.ids)
+        for pool in self.pool_names[savepoint.pools:]:
+            del self.pool_numbers[pool]
+        del self.pool_names[savepoint.pools:]
+        self._savepoint = None
+
+    def release(self) -> None:
+        """Close the savepoint: the line took effect."""
+        self._savepoint = None
+
+    def _keep(self, key: Key) -> None:
+        if self._savepoint is not None:
+            self._savepoint.keep_key(key)
 
     # ---- inputs ------------------------------------------------------------------------
 
@@ -328,10 +387,12 @@ class AgreementReplay:
     def _add(self, event, index: int, cause: str, order: int, original_order: int | None = None) -> None:
         if type(event) is Utilization:
             key = self.key(index, event.pool)
+            self._keep(key)
             key.available = EXACT.add(key.available, event.available_gpu_hours)
             key.sold = EXACT.add(key.sold, event.sold_gpu_hours)
         else:
             key = self.key(index, REVENUE_KEY)
+            self._keep(key)
             key.revenue = EXACT.add(key.revenue, event.amount)
         if original_order is None:
             key.inputs.append(event.id)
@@ -343,11 +404,13 @@ class AgreementReplay:
     def _remove(self, event_id: str, original: Input, cause: str, order: int) -> None:
         if original.kind == UTILIZATION:
             key = self.key(original.period, self.pool_names[original.pool])
+            self._keep(key)
             available, sold = original.values
             key.available = EXACT.subtract(key.available, available)
             key.sold = EXACT.subtract(key.sold, sold)
         else:
             key = self.key(original.period, REVENUE_KEY)
+            self._keep(key)
             key.revenue = EXACT.subtract(key.revenue, original.values[0])
         key.change(event_id, None)
         key.change(cause, order)
@@ -383,11 +446,17 @@ class AgreementReplay:
             key = self.key(period.index, REVENUE_KEY)
             self._issue_revenue_share(period, key, version, period.end, due, causes, adjustment=False)
         self.closed += 1
-        self._lock_newly_locked()
         if self.warrants is not None:
             self.warrants.vest(period.end, version, causes)
+        self._lock_newly_locked()  # last: what a lock forgets is forgotten once nothing else can fail
 
     def check_true_up(self, event: TrueUp) -> None:
+        days = self.terms.version_for_date(event.date).document.settlement.payment_terms_days
+        if add_days_or_none(event.date, days) is None and self._adjustments_pending():
+            raise Rejected(
+                f"true-up dated {event.date} would issue adjustments due {days} days later, after {DATE_MAX}, "
+                "the last date the engine handles", code="date",
+            )
         if self.closed:
             last = self.terms.periods[self.closed - 1]
             if event.date < last.end:
@@ -397,8 +466,31 @@ class AgreementReplay:
 
     def true_up(self, event: TrueUp) -> None:
         version = self.terms.version_for_date(event.date)
-        due = add_days(event.date, version.document.settlement.payment_terms_days)
+        due = add_days_or_none(event.date, version.document.settlement.payment_terms_days)
+        if due is None:  # past the calendar: `check_true_up` found that no target changed
+            self.restated.clear()
+            return
         self._issue_adjustments(event.date, due, self.terms.cap_in_force(version), event.id)
+
+    def _adjustments_pending(self) -> bool:
+        """Whether adjustments issued now would write an entry: some restated key's target changed."""
+        places, mode = self.terms.places, self.terms.mode
+        for index in self.restated:
+            period = self.terms.periods[index]
+            document = self.terms.version_for_period(period).document
+            if document.backstop is not None:
+                for pool in document.pools:
+                    key = self.peek_key(index, pool.id) or Key()
+                    target = rules.lease_back_target(document.backstop, pool.gpu_model, key.available, key.sold, places, mode)
+                    if target.target != key.last_target:
+                        return True
+            if document.revenue_share is not None:
+                key = self.peek_key(index, REVENUE_KEY) or Key()
+                year = contract_year(self.terms.first.term.start, period.start)
+                rate = document.revenue_share.steps[rules.revenue_share_step(document.revenue_share, year)].rate
+                if rules.revenue_share_target(key.revenue, rate, places, mode) != key.last_target:
+                    return True
+        return False
 
     def _issue_adjustments(self, on: date, due: date, cap: Decimal | None, cause: str | None) -> None:
         """Re-derive every restated period's targets and issue the changes (SPEC §5.4)."""
@@ -488,6 +580,7 @@ class AgreementReplay:
         self, period, key: Key, of: str, key_path: str, version, on, due, debtor, creditor,
         amount: Decimal, basis: dict, causes: list[str], extra: dict, adjustment: bool,
     ) -> None:
+        self._keep(key)  # its last target, first entry and count of adjustments change below
         if adjustment:
             key.adjustments += 1
             entry_id = f"{self.terms.id}/{key_path}/adj{key.adjustments}"
@@ -519,6 +612,25 @@ class AgreementReplay:
             raise Rejected(
                 f"amount {event.amount} has {digits} fraction digits; the agreement settles to {self.terms.places}"
             )
+
+    def check_late_interest_due(self, event: Payment) -> None:
+        """Reject a payment whose late interest would fall due past 9999-12-31 (SPEC §2 "Range"):
+        the payment is applied in a dry run, and only an entry that would be written counts."""
+        settlement = self.terms.version_for_date(event.date).document.settlement
+        if settlement.late_interest is None or add_days_or_none(event.date, settlement.payment_terms_days) is not None:
+            return
+        late = settlement.late_interest
+        for obligation, amount in self.books[(event.payer, event.payee)].preview(event.amount, event.applies_to):
+            if obligation.kind == "late_interest" or obligation.due >= event.date:
+                continue
+            days = rules.days_late(obligation.due, event.date)
+            interest = rules.late_interest(amount, late.annual_rate, days, late.day_count, self.terms.places, self.terms.mode)
+            if not interest.is_zero():
+                raise Rejected(
+                    f"payment dated {event.date} would charge late interest on {obligation.entry_id} due "
+                    f"{settlement.payment_terms_days} days later, after {DATE_MAX}, the last date the engine handles",
+                    code="date",
+                )
 
     def pay(self, event: Payment) -> None:
         """Write the payment, apply it, then charge late interest on what was late (SPEC §5.5)."""

@@ -64,6 +64,20 @@ class RejectedLine(Exception):
         self.outcome = outcome
 
 
+class InternalError(Exception):
+    """Something unexpected went wrong while a line was applied: a bug, never the input's fault.
+
+    The line's changes were rolled back: the engine is as it was before the line, and the
+    message names the line. `line` is None for `close_through`.
+    """
+
+    def __init__(self, line: int | None, error: BaseException, where: str | None = None) -> None:
+        place = f"line {line}" if line is not None else where
+        super().__init__(f"internal error at {place}: {type(error).__name__}: {error}; please report it")
+        self.line = line
+        self.error = error
+
+
 class _CompiledLane:
     """`Engine._plain` where the compiled lane is built: `engine.replay._lane.plain`, bound to the
     engine as a method is (an engine's own `_plain`, as tests set, still comes first)."""
@@ -206,10 +220,17 @@ class Engine:
     _plain = _plain_reference if COMPILED is None else _CompiledLane()
 
     def _feed(self, raw: bytes, number: int) -> LineOutcome:
-        """Replay one non-blank line the general way."""
+        """Replay one non-blank line the general way; raises `InternalError`, with the line
+        rolled back, should anything unexpected go wrong."""
         self.lines += 1
-        parsed = parse_line(number, raw)
-        status, reason = self._judge(parsed, self.lines)
+        try:
+            parsed = parse_line(number, raw)
+            status, reason = self._judge(parsed, self.lines)
+        except BaseException as error:
+            self.lines -= 1
+            if isinstance(error, Exception) and not isinstance(error, InternalError):
+                raise InternalError(number, error) from error
+            raise
         if status == "duplicate":
             self.duplicates += 1
         elif status == "rejected":
@@ -221,11 +242,24 @@ class Engine:
 
     def close_through(self, day: date) -> tuple[IssuedEntry, ...]:
         """After the last event: close, per agreement in id order, every open period ending by `day`."""
-        for replay in self.agreements.values():
-            period = replay.next_open()
-            while period is not None and period.end <= day:
-                replay.close(period, None)
+        savepoints = [(replay, replay.savepoint(inputs_only=False)) for replay in self.agreements.values()]
+        where = f"--close-through {day}"
+        try:
+            for replay, _ in savepoints:
                 period = replay.next_open()
+                while period is not None and period.end <= day:
+                    where = f"the close of {replay.terms.id} period {period.id} (--close-through {day})"
+                    replay.close(period, None)
+                    period = replay.next_open()
+        except BaseException as error:
+            for replay, savepoint in savepoints:
+                replay.rollback(savepoint)
+            self._issued.clear()
+            if isinstance(error, Exception):
+                raise InternalError(None, error, where) from error
+            raise
+        for replay, _ in savepoints:
+            replay.release()
         entries, self._issued[:] = tuple(self._issued), []
         return entries
 
@@ -245,8 +279,6 @@ class Engine:
         try:
             self._apply(replay, parsed, order)
         except Rejected as rejection:
-            if self._issued:
-                raise AssertionError(f"engine bug: line {parsed.number} was rejected after issuing entries") from rejection
             return "rejected", str(rejection)
         return "applied", None
 
@@ -267,7 +299,31 @@ class Engine:
         return "duplicate", None
 
     def _apply(self, replay: AgreementReplay, parsed: ev.ParsedLine, order: int) -> None:
-        """Apply one event and record its id as in use."""
+        """Apply one event and record its id as in use: all of it, or nothing (a savepoint
+        puts back whatever it changed if anything raises)."""
+        event = parsed.event
+        kind = type(event)
+        savepoint = replay.savepoint(inputs_only=kind is ev.Utilization or kind is ev.Revenue or kind is ev.Correction)
+        savepoint.keep_id(self.ids, event.id)
+        if kind is ev.Correction:
+            savepoint.keep_id(self.ids, event.corrects)
+        issued = len(self._issued)
+        try:
+            self._apply_event(replay, parsed, order)
+        except Rejected as rejection:
+            wrote = len(self._issued) > issued
+            replay.rollback(savepoint)
+            del self._issued[issued:]
+            if wrote:  # rules check before they change anything: this is a bug, not a rejection
+                raise AssertionError(f"line {parsed.number} was rejected after issuing entries: {rejection}") from rejection
+            raise
+        except BaseException:
+            replay.rollback(savepoint)
+            del self._issued[issued:]
+            raise
+        replay.release()
+
+    def _apply_event(self, replay: AgreementReplay, parsed: ev.ParsedLine, order: int) -> None:
         event = parsed.event
         kind = type(event)
         if kind is ev.Utilization or kind is ev.Revenue:
@@ -283,6 +339,7 @@ class Engine:
             replay.true_up(event)
         elif kind is ev.Payment:
             replay.check_payment(event)
+            replay.check_late_interest_due(event)
             replay.pay(event)
         else:
             if replay.warrants is None:

@@ -64,6 +64,25 @@ class Book:
             remaining = self._apply_to(obligation, remaining, applications)
         return applications, remaining
 
+    def preview(self, amount: Decimal, first: str | None = None) -> list[tuple[Obligation, Decimal]]:
+        """What `apply` would settle, as (obligation, amount) pairs, changing nothing."""
+        settled: list[tuple[Obligation, Decimal]] = []
+        remaining = amount
+        if first is not None and first in self.open and remaining > 0:
+            part = min(remaining, self.open[first].outstanding)
+            settled.append((self.open[first], part))
+            remaining = EXACT.subtract(remaining, part)
+        for _, _, entry_id in sorted(self.queue):
+            if remaining <= 0:
+                break
+            obligation = self.open.get(entry_id)
+            if obligation is None or entry_id == first:
+                continue
+            part = min(remaining, obligation.outstanding)
+            settled.append((obligation, part))
+            remaining = EXACT.subtract(remaining, part)
+        return settled
+
     def _apply_to(self, obligation: Obligation, available: Decimal, applications: list[Application]) -> Decimal:
         amount = min(available, obligation.outstanding)
         obligation.outstanding = EXACT.subtract(obligation.outstanding, amount)

@@ -14,7 +14,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Protocol
 
-from engine.calendar import add_days
+from engine.calendar import DATE_MAX, add_days, add_days_or_none
 from engine.documents.model import AllOf, AnyOf, LeaseBackTotalAtLeast, OnOrAfter, VwapAtLeast
 from engine.events.model import Exercise, SharePrice, StockSplit
 from engine.numbers import EXACT, decimal_text, round_fraction
@@ -108,6 +108,16 @@ class WarrantBook:
         self.observations: list[Observation] = []
         self.observation_dates: list[date] = []
         self.factor = Fraction(1)
+
+    def state(self) -> tuple:
+        """What a line may change, to put back with `restore` (observations only grow)."""
+        tranches = {tranche_id: TrancheState(state.vested, state.remaining) for tranche_id, state in self.tranches.items()}
+        return tranches, len(self.observations), self.factor
+
+    def restore(self, state: tuple) -> None:
+        self.tranches, observed, self.factor = state
+        del self.observations[observed:]
+        del self.observation_dates[observed:]
 
     @property
     def strike_in_force(self) -> Fraction:
@@ -289,12 +299,27 @@ class WarrantBook:
                     f"(shares × (value − strike in force {fraction_text(strike)}) / value), "
                     "so the net share count floor(…) is 0"
                 )
+        days = version.document.settlement.payment_terms_days
+        if add_days_or_none(event.date, days) is None and self._cash_due(event, strike, net if event.method == "net" else None):
+            raise Rejected(
+                f"exercise dated {event.date} would write a cash entry due {days} days later, "
+                f"after {DATE_MAX}, the last date the engine handles", code="date",
+            )
         self.vest(event.date, version, [event.id], vesting)
         if event.method == "cash":
             self._settle_cash(event, version, strike, state.remaining)
         else:
             self._settle_net(event, version, strike, net, state.remaining)
         state.remaining -= event.shares
+
+    def _cash_due(self, event: Exercise, strike: Fraction, net: Fraction | None) -> bool:
+        """Whether the exercise writes a cash entry (which has a due date): an exercise price,
+        or cash in lieu of a fraction of a share, that does not round to 0."""
+        places, mode = self.replay.terms.places, self.replay.terms.mode
+        if net is None:
+            return not round_fraction(event.shares * strike, places, mode).is_zero()
+        fraction = net - net.numerator // net.denominator
+        return bool(fraction) and not round_fraction(fraction * Fraction(event.fair_market_value), places, mode).is_zero()
 
     @staticmethod
     def _tranche_in(version, tranche_id: str):
