@@ -278,10 +278,13 @@ def incremental_costs_us(contracts: Path, path: Path, taken: int, probe: int = 2
         busy.feed_line(raw)
     snapshots = (fresh.snapshot(), busy.snapshot())
     del fresh, busy, lines
+    from engine.documents.loader import load_agreements
+
+    agreements = load_agreements(contracts)
     best = [float("inf"), float("inf")]
     for _ in range(runs):
         for side, snapshot in enumerate(snapshots):
-            engine = Engine.restore(snapshot)
+            engine = Engine.restore(snapshot, agreements)
             gc.collect()  # the restored objects are all young: settle them, as a running engine's are
             started = time.perf_counter()
             for raw in probe_lines:

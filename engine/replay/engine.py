@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from types import MethodType
 from typing import BinaryIO, Callable, Iterable, Iterator, Mapping, NamedTuple
 
-from engine.replay.agreement import AgreementReplay, Rejected
+from engine.replay import snapshot as snapshots
+from engine.replay.agreement import AgreementReplay
+from engine.replay.rejected import Rejected, Rejection
 from engine.documents.loader import load_agreements, load_agreements_from_mappings
 from engine.events import model as ev
 from engine.events.reader import LongLines, iter_lines, parse_line, read_plain_utilization
@@ -47,13 +48,6 @@ class LineOutcome(NamedTuple):
     reason: str | None
     raw: bytes
     entries: tuple[IssuedEntry, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    line: int
-    id: str | None
-    reason: str
 
 
 class RejectedLine(Exception):
@@ -350,18 +344,33 @@ class Engine:
     # ---- keeping going later -------------------------------------------------------------
 
     def snapshot(self) -> bytes:
-        """The whole engine state as bytes, to `restore` later and go on where it stopped.
+        """The engine's state as explicit, versioned bytes, to `restore` later and go on where
+        it stopped (see `engine.replay.snapshot` for the format). Take it between lines."""
+        from engine import __version__
 
-        The bytes are a pickle: restore only snapshots this system wrote itself.
+        return snapshots.snapshot_bytes(self, engine_name=ENGINE_NAME, engine_version=__version__, semantics=SEMANTICS)
+
+    @classmethod
+    def restore(cls, snapshot: bytes, agreements: Iterable) -> Engine:
+        """An engine of `agreements` (as loaded from the documents) in the state of `snapshot`.
+
+        Raises `SnapshotError`, saying what differs, for bytes that are not a snapshot, are
+        damaged, or were written by another engine version or semantics or for other
+        documents (an agreement or version added or removed, a file changed).
         """
-        return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
+        from engine import __version__
 
-    @staticmethod
-    def restore(snapshot: bytes) -> Engine:
-        engine = pickle.loads(snapshot)
-        if not isinstance(engine, Engine):
-            raise TypeError("not a backstop engine snapshot")
+        document = snapshots.read_document(snapshot)
+        engine = cls(agreements)
+        snapshots.check_header(document, engine.agreements, engine_name=ENGINE_NAME, engine_version=__version__,
+                               semantics=SEMANTICS)
+        snapshots.fill(engine, document)
         return engine
+
+    @classmethod
+    def restore_from_path(cls, snapshot: bytes, contracts: str | os.PathLike[str]) -> Engine:
+        """`restore` with the agreements loaded from CONTRACTS."""
+        return cls.restore(snapshot, load_agreements(contracts))
 
     # ---- reading the state ---------------------------------------------------------------
 

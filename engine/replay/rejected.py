@@ -1,6 +1,9 @@
-"""The one exception a rule raises: the event broke it, and nothing has changed yet."""
+"""Rejections: the exception a rule raises (the event broke it, and nothing has changed yet),
+and the record of a rejected line."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 
 class Rejected(Exception):
@@ -10,3 +13,13 @@ class Rejected(Exception):
     def __init__(self, reason: str, *, code: str | None = None) -> None:
         super().__init__(reason)
         self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A rejected line, as the summary lists it."""
+
+    line: int
+    id: str | None
+    reason: str
+    code: str | None = None

@@ -588,7 +588,10 @@ def _restored_replay(loaded: tuple, pieces: Sequence[Sequence[bytes]]) -> Replay
     outcomes: list[LineOutcome] = []
     for piece in pieces:
         outcomes.extend(engine.feed_lines(piece))
-        engine = Engine.restore(engine.snapshot())
+        snapshot = engine.snapshot()
+        engine = Engine.restore(snapshot, loaded)
+        if engine.snapshot() != snapshot:
+            raise AssertionError("a restored engine's snapshot differs from the snapshot it was restored from")
     return _collected(engine, outcomes)
 
 
