@@ -9,7 +9,6 @@ change state, so a rejected event has no effect at all.
 
 from __future__ import annotations
 
-import copy
 from datetime import date
 from decimal import Decimal
 from typing import Callable
@@ -124,17 +123,18 @@ class AgreementReplay:
                         released[event_id] = None
                 elif record.agreement == self.terms.id and record.lock_periods and max(record.lock_periods) == index:
                     released[event_id] = None
-        # What the lock forgets is known; now forget it, noting it first under a savepoint.
+        # What the lock forgets is known; now forget it. Under a savepoint the ids are released
+        # when the line has taken effect (`release`), so that a rollback has nothing to put back.
         savepoint = self._savepoint
         if savepoint is not None:
             savepoint.periods_dropped.append((index, self.keys.get(index), self.period_spans.get(index)))
+            savepoint.released.append(released)
+        else:
             for event_id in released:
-                savepoint.keep_id(ids, event_id)
+                del ids[event_id]
         self.keys.pop(index, None)
         self.period_spans.pop(index, None)
         self._spans.clear()  # it may name spans of the period just locked; the open ones are learnt again
-        for event_id in released:
-            del ids[event_id]
 
     def _pool_number(self, pool: str) -> int:
         number = self.pool_numbers.get(pool)
@@ -169,7 +169,7 @@ class AgreementReplay:
         chain = self.chain
         books = warrants = None
         if not inputs_only:
-            books = copy.deepcopy(self.books)
+            books = {direction: book.copy() for direction, book in self.books.items()}
             warrants = self.warrants.state() if self.warrants is not None else None
         self._savepoint = Savepoint(
             scalars=(self.closed, self.locked_below, self.entitled, self.issued, chain.length, chain.head),
@@ -200,8 +200,13 @@ class AgreementReplay:
         self._savepoint = None
 
     def release(self) -> None:
-        """Close the savepoint: the line took effect."""
-        self._savepoint = None
+        """Close the savepoint: the line took effect, and the ids its locks released are forgotten."""
+        savepoint, self._savepoint = self._savepoint, None
+        if savepoint is not None:
+            ids = self.ids
+            for released in savepoint.released:
+                for event_id in released:
+                    del ids[event_id]
 
     def _keep(self, key: Key) -> None:
         if self._savepoint is not None:

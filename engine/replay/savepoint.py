@@ -8,8 +8,8 @@ line takes effect whole or not at all.
 Copying the whole state per line would cost as much as the state; a savepoint instead copies
 the small parts eagerly (counters, sums, restated periods, totals, the chain's head, books
 and warrant state) and keeps the large ones (a period's keys, the id map) by journal: the
-replay notes a key, a created key, a locked period or a released id just before it changes
-them.
+replay notes a key, a created key or a locked period just before it changes them, and the
+ids a lock releases are forgotten only once the line has taken effect.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ class Savepoint:
     keys_created: list[tuple[int, str]] = field(default_factory=list)
     periods_dropped: list[tuple[int, Any, Any]] = field(default_factory=list)  # (index, keys, spans)
     ids_before: dict[str, Any] = field(default_factory=dict)
+    released: list[dict[str, None]] = field(default_factory=list)  # ids locks release once the line took effect
 
     def keep_key(self, key) -> None:
         """Note a key's fields before its first change under this savepoint."""

@@ -41,6 +41,14 @@ class Book:
     outstanding: Decimal = ZERO
     unapplied: Decimal = ZERO
 
+    def copy(self) -> Book:
+        """An independent copy, for a savepoint: its obligations are copies too."""
+        copied = Book(queue=list(self.queue), outstanding=self.outstanding, unapplied=self.unapplied)
+        copied.open = {
+            entry_id: Obligation(o.entry_id, o.seq, o.due, o.kind, o.outstanding) for entry_id, o in self.open.items()
+        }
+        return copied
+
     def add(self, obligation: Obligation) -> None:
         self.open[obligation.entry_id] = obligation
         heapq.heappush(self.queue, (obligation.due, obligation.seq, obligation.entry_id))
