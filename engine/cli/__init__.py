@@ -1,7 +1,7 @@
 """The `backstop` command line (SPEC §8): the edge where the engine meets files and the terminal.
 
-Each command lives in a module of its own (`replaying`, `auditing`, `agreements`); files are
-read and written only through `files`, which writes every output whole or not at all.
+Each command lives in a module of its own (`replaying`, `auditing`, `agreements`, `storing`);
+files are read and written only through `files`, which writes every output whole or not at all.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from engine.cli.agreements import run_check, run_schema, run_validate
 from engine.cli.auditing import run_explain, run_verify
 from engine.cli.replaying import render_summary, run_replay
 from engine.cli.status import EXIT_FAILED, EXIT_OK, EXIT_REJECTED, UsageFailure
+from engine.cli.storing import add_store_parsers, run_close, run_export, run_ingest, run_status
 from engine.documents.errors import DocumentErrors
 from engine.replay import SEMANTICS, InternalError, lane
 
@@ -83,13 +84,16 @@ def build_parser() -> argparse.ArgumentParser:
         "explain", help="explain one ledger entry in plain words (reads leniently and checks nothing: verify does)")
     explain_parser.add_argument("ledger", metavar="LEDGER")
     explain_parser.add_argument("entry_id", metavar="ID")
+
+    add_store_parsers(commands, _date_argument, _positive_int)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {"replay": run_replay, "validate": run_validate, "schema": run_schema,
-               "verify": run_verify, "explain": run_explain, "check": run_check}[args.command]
+               "verify": run_verify, "explain": run_explain, "check": run_check,
+               "ingest": run_ingest, "close": run_close, "export": run_export, "status": run_status}[args.command]
     try:
         return handler(args)
     except DocumentErrors as errors:

@@ -38,7 +38,7 @@ import orjson
 from engine.documents.loader import load_agreements, load_agreements_from_files
 from engine.events.reader import iter_lines
 from engine.ledger.chain import IssuedEntry
-from engine.replay import Engine, LineOutcome, Rejection, SnapshotError
+from engine.replay import Engine, LineOutcome, SnapshotError
 from engine.stores.schema import SCHEMA_VERSION, table_names
 
 BATCH_LINES = 16_384  # lines per transaction when the source has more ready
@@ -69,6 +69,16 @@ class LedgerWouldChange(StoreError):
     """A replay (`--rebuild`, or an engine of another version) would change an entry already issued."""
 
 
+class RejectedInput(NamedTuple):
+    """A line an ingest rejected: its number in the store's log and in its source."""
+
+    line: int
+    source_line: int
+    id: str | None
+    reason: str
+    code: str
+
+
 @dataclass(frozen=True)
 class IngestReport:
     """What one `ingest` call did."""
@@ -77,7 +87,7 @@ class IngestReport:
     skipped_bytes: int  # the source's part committed before, checked unchanged and skipped
     lines: int  # non-blank lines taken in this call
     duplicates: int
-    rejected: tuple[Rejection, ...]
+    rejected: tuple[RejectedInput, ...]
     entries: int
 
     @property
@@ -501,7 +511,7 @@ class Store(ABC):
             if engine.lines - self._checkpoint_lines() >= CHECKPOINT_LINES:
                 self._write_checkpoint(engine, head.after(item, len(entries)))
         self._head = head.after(item, len(entries))
-        taken.add(outcomes, engine.lines - before, len(entries))
+        taken.add(item, outcomes, len(entries))
 
     # ---- writing: closes, rebuilds, checkpoints -------------------------------------------------
 
@@ -835,17 +845,19 @@ class _Taken:
 
     lines: int = 0
     duplicates: int = 0
-    rejected: list[Rejection] = field(default_factory=list)
+    rejected: list[RejectedInput] = field(default_factory=list)
     entries: int = 0
 
-    def add(self, outcomes: list[LineOutcome], lines: int, entries: int) -> None:
-        self.lines += lines
+    def add(self, item: LogItem, outcomes: list[LineOutcome], entries: int) -> None:
+        self.lines += item.lines
         self.entries += entries
+        to_source = (item.source_line or item.first_line) - item.first_line
         for outcome in outcomes:
             if outcome.status == "duplicate":
                 self.duplicates += 1
             elif outcome.status == "rejected":
-                self.rejected.append(Rejection(outcome.line, outcome.id, outcome.reason, outcome.code))
+                self.rejected.append(RejectedInput(outcome.line, outcome.line + to_source, outcome.id, outcome.reason,
+                                                   outcome.code))
 
 
 def _item(row: tuple) -> LogItem:

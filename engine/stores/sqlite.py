@@ -35,7 +35,7 @@ class SQLiteStore(Store):
             raise StoreError(f"no store at {path}: the file does not exist; "
                              "`backstop ingest --store URL CONTRACTS EVENTS` creates one")
         try:
-            self._connection = sqlite3.connect(path, timeout=WAIT_SECONDS, isolation_level=None)
+            self._connection = sqlite3.connect(path, timeout=WAIT_SECONDS, isolation_level=None, check_same_thread=False)
             self._connection.execute("PRAGMA journal_mode=WAL")
             self._connection.execute("PRAGMA synchronous=FULL")
         except sqlite3.Error as error:
