@@ -27,7 +27,7 @@ def test_replay_writes_ledger_summary_and_exits_zero(spec9, tmp_path, capsys):
     assert code == 0
     assert (tmp_path / "l").read_bytes() == (SPEC9 / "ledger.jsonl").read_bytes()
     summary = json.loads((tmp_path / "s").read_text())
-    assert summary["semantics"] == "backstop/v1"
+    assert summary["semantics"] == "backstop/v2"
     assert summary["engine"]["name"] == "backstop"
     out = capsys.readouterr().out
     assert "6 lines: 6 applied, 0 duplicates, 0 rejected" in out
