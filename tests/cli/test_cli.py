@@ -169,3 +169,9 @@ def test_events_from_standard_input(spec9, tmp_path):
                             input=events.read_bytes(), capture_output=True, cwd=ROOT)
     assert result.returncode == 0
     assert (tmp_path / "l").read_bytes() == (SPEC9 / "ledger.jsonl").read_bytes()
+
+
+def test_the_version_names_the_semantics(capsys):
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    assert "semantics backstop/v2" in capsys.readouterr().out

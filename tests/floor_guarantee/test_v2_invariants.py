@@ -11,11 +11,13 @@ from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
 
+import pytest
 from hypothesis import given, strategies as st
 
 from engine.calendar import settlement_periods
 from engine.numbers import round_fraction
 from engine.replay import Engine
+from engine.testing import invariants
 
 START, END = date(2026, 1, 15), date(2027, 1, 15)
 PERIODS = settlement_periods(START, END, "monthly")
@@ -192,3 +194,27 @@ def test_every_directions_balances_rebuild_from_the_ledger(terms, ops):
         owed = sum((owed for owed_direction, owed in outstanding.values() if owed_direction == direction), Decimal(0))
         assert Decimal(summary["outstanding"][name]) == owed, name
         assert Decimal(summary["unapplied_credit"][name]) == credit[direction], name
+
+
+@given(terms_strategy, operations)
+def test_the_kits_ledger_invariants_hold_for_v2_logs(terms, ops):
+    """engine.testing's checks read v2 ledgers too: six directions rebuilt, discharges included."""
+    engine = Engine.from_mappings([document(terms)])
+    issued = [entry for outcome in engine.feed_lines(log_lines(ops)) for entry in outcome.entries]
+    summary = engine.summary()
+    invariants.check_chain_integrity(b"".join(entry.line for entry in issued), summary=summary)
+    invariants.check_outstanding_rebuilt(issued, summary)
+    invariants.check_totals(issued, summary)
+    invariants.check_terms_applied(issued, [document(terms)])
+
+
+def test_the_kit_finds_a_discharge_that_settles_another_obligation():
+    terms = {"floor_cap": None, "backstop_cap": None, "covers": "1", "guarantee_cap": None, "above_floor": False}
+    engine = Engine.from_mappings([document(terms)])
+    lines = log_lines([("close",), ("close",), ("call", 1, 30)])
+    issued = [entry for outcome in engine.feed_lines(lines) for entry in outcome.entries]
+    fields = [dict(entry.fields) for entry in issued]
+    discharge = next(entry for entry in fields if entry["kind"] == "discharge")
+    discharge["applied"] = [{"entry": "g/2026-01/debt_service", "amount": discharge["applied"][0]["amount"]}]
+    with pytest.raises(AssertionError, match="settles its own obligation"):
+        invariants.check_outstanding_rebuilt(fields, engine.summary())
