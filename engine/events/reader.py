@@ -43,6 +43,7 @@ from engine.events.model import (
     JsonNumber,
     ParsedLine,
     Payment,
+    Problem,
     Revenue,
     SharePrice,
     StockSplit,
@@ -420,20 +421,6 @@ def _quantity(text: str) -> Decimal | None:
             _QUANTITIES.clear()
         found = _QUANTITIES[text] = Decimal(text)
     return found
-
-
-class Problem(str):
-    """Why a line is rejected on its own, with its rejection code (semantics §7)."""
-
-    code: Code
-
-    def __new__(cls, text: str, code: Code) -> Problem:
-        problem = super().__new__(cls, text)
-        problem.code = code
-        return problem
-
-    def __reduce__(self):
-        return Problem, (str(self), self.code)
 
 
 def _joined(problems: list[Problem]) -> Problem:
@@ -997,7 +984,7 @@ def _exercise_rules(obj: dict, values: dict, path: str, problems: list[Problem])
     values[field] = value
 
 
-_RULES: dict[str, Callable[[dict, dict, str, list[str]], None]] = {
+_RULES: dict[str, Callable[[dict, dict, str, list[Problem]], None]] = {
     "utilization": _utilization_rules,
     "revenue": _no_rules,
     "correction": _correction_rules,
