@@ -14,6 +14,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import NamedTuple, Union
 
+from engine.rejection_codes import Code
+
 
 class JsonNumber:
     """A JSON number kept as the text it was written with (`1.0`, `1.00` and `1` differ).
@@ -136,6 +138,23 @@ class GuaranteeCall(NamedTuple):
 Event = Union[Utilization, Revenue, Correction, Close, TrueUp, Payment, SharePrice, StockSplit, Exercise, GuaranteeCall]
 
 
+class Problem(str):
+    """Why a line is rejected on its own: the reason users read, and in `code` the rejection
+    code of semantics §7, given where the fault is found so that no one has to guess it
+    from the words."""
+
+    code: Code
+
+    def __new__(cls, text: str, code: Code) -> Problem:
+        problem = super().__new__(cls, text)
+        problem.code = code
+        return problem
+
+    def __reduce__(self):
+        # str's own pickling would rebuild the text alone and lose the code.
+        return Problem, (str(self), self.code)
+
+
 class ParsedLine(NamedTuple):
     """One non-blank line: the event, or why it was rejected on its own.
 
@@ -143,6 +162,7 @@ class ParsedLine(NamedTuple):
     otherwise bad, so the replay can judge duplicates and conflicts. `fingerprint` is a
     digest of the JSON value with member order and white space aside and numbers compared
     by their text (SPEC §7); two lines are duplicates exactly when their fingerprints match.
+    `problem` holds every reason the line is bad, with the code of the first.
     """
 
     number: int
@@ -150,4 +170,4 @@ class ParsedLine(NamedTuple):
     id: str | None
     fingerprint: bytes | None
     event: Event | None
-    problem: str | None
+    problem: Problem | None

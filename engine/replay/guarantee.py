@@ -20,6 +20,7 @@ from typing import Protocol
 from engine.calendar import DATE_MAX, Period, add_days_or_none
 from engine.events.model import GuaranteeCall
 from engine.numbers import EXACT, ZERO, decimal_text, round_fraction
+from engine.rejection_codes import Code
 from engine.replay import rules
 from engine.replay.rejected import Rejected
 from engine.replay.settlement import Book
@@ -116,28 +117,28 @@ class GuaranteeBook:
         if debt_service is None:
             raise Rejected(
                 f"obligation {event.obligation!r} is not a debt_service entry of agreement {terms.id} issued so far",
-                code="unknown_reference",
+                code=Code.UNKNOWN_REFERENCE,
             )
         called_by = self.called.get(event.obligation)
         if called_by is not None:
             raise Rejected(f"{event.obligation} was already called (event {called_by!r}); a debt service is called once",
-                           code="guarantee")
+                           code=Code.GUARANTEE)
         version = terms.version_for_date(event.date)
         guarantee = version.document.guarantee
         cure_date = add_days_or_none(debt_service.due, guarantee.cure_days)
         if cure_date is None:
             raise Rejected(
                 f"the cure date of {event.obligation} (due {debt_service.due} + {guarantee.cure_days} days) "
-                f"falls after {DATE_MAX}, the last date the engine handles", code="date",
+                f"falls after {DATE_MAX}, the last date the engine handles", code=Code.DATE,
             )
         if event.date < cure_date:
             raise Rejected(
                 f"call dated {event.date} is before the cure date of {event.obligation}, {cure_date} "
-                f"(due {debt_service.due} + {guarantee.cure_days} cure days)", code="guarantee",
+                f"(due {debt_service.due} + {guarantee.cure_days} cure days)", code=Code.GUARANTEE,
             )
         obligation = self.replay.books[(terms.provider, terms.lender)].open.get(event.obligation)
         if obligation is None:
-            raise Rejected(f"{event.obligation} has nothing outstanding: it was paid", code="guarantee")
+            raise Rejected(f"{event.obligation} has nothing outstanding: it was paid", code=Code.GUARANTEE)
         amount, covered = rules.call_amount(
             obligation.outstanding, guarantee.covers, guarantee.cap, self.called_total, terms.places, terms.mode
         )
@@ -148,12 +149,12 @@ class GuaranteeBook:
             else:
                 reason = (f"the guarantee's cap is exhausted: {self.replay.money(self.called_total)} called of the cap "
                           f"{self.replay.money(guarantee.cap)}")
-            raise Rejected(reason, code="guarantee")
+            raise Rejected(reason, code=Code.GUARANTEE)
         call_due = add_days_or_none(event.date, version.document.settlement.payment_terms_days)
         reimbursement_due = add_days_or_none(event.date, guarantee.reimbursement.payment_terms_days)
         if call_due is None or reimbursement_due is None:
             raise Rejected(f"call dated {event.date} would write entries due after {DATE_MAX}, the last date the "
-                           "engine handles", code="date")
+                           "engine handles", code=Code.DATE)
         return Call(event, version, debt_service, cure_date, obligation.outstanding, covered, amount,
                     self.called_total, call_due, reimbursement_due)
 

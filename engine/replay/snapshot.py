@@ -20,7 +20,7 @@ The document has a header, which says what the state belongs to, and a body, the
   applied utilization or revenue event (its record in the engine's packed form, see
   `engine.replay.inputs`: this is why a snapshot is read only by the engine version that
   wrote it) or `[id, "event", {fingerprint, line, agreement, lock_periods}]`;
-- `rejections`: `[line, id, reason, code]` for each rejected line;
+- `rejections`: `[line, id, reason, code]` for each rejected line (a code of semantics §7);
 - `state`: per agreement, what can still change: `closed`, `locked_below`, `keys` (per
   period and pool: the sums, the inputs in force and corrections, the last issued target),
   `pools` (their numbering), `spans` (per period, the spans plain records name), `restated`,
@@ -52,6 +52,7 @@ from engine.replay.inputs import IdRecord, Key, input_agreement
 from engine.replay.rejected import Rejection
 from engine.replay.settlement import Book, Obligation
 from engine.replay.warrants import Observation, TrancheState
+from engine.rejection_codes import CODES, Code
 
 FORMAT = "backstop-snapshot/2"
 MAGIC = FORMAT.encode("ascii") + b"\n"
@@ -513,4 +514,4 @@ class _Reader:
     def rejection(self) -> tuple:
         line, event_id, reason, code = self.tuple_of(4)
         return (line.count(), None if event_id.value is None else event_id.text(), reason.text(),
-                None if code.value is None else code.text())
+                Code(code._typed(str, "a rejection code of semantics §7", lambda value: value in CODES)))
