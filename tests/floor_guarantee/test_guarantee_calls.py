@@ -276,3 +276,13 @@ def test_a_close_that_fails_after_its_debt_service_forgets_it(tmp_path, monkeypa
     assert log.rejected(call("k1", JAN_DS, "2026-04-02")).code == "unknown_reference"
     log.feed(close("c1", "2026-01"))
     assert [entry["id"] for entry in log.entries] == [JAN_DS]
+
+
+def test_a_debt_service_of_a_locked_period_can_still_be_called(tmp_path):
+    log = log_for(tmp_path, agreement_text(floor="1000.00", debt_service="1000.00", lock=0))
+    log.feed(revenue("r1", "2026-01", "400.00"), close("c1", "2026-01"))
+    late = log.rejected(revenue("r2", "2026-01", "1.00"))
+    assert late.code == "locked"  # a lock closes a period's inputs, top-up included ...
+    log.feed(call("k1", JAN_DS, "2026-04-02"))  # ... not its debt service
+    assert [entry["kind"] for entry in log.entries[-3:]] == ["guarantee_call", "discharge", "reimbursement"]
+    assert log.entry("v2/2026-01/revenue_top_up")["amount"] == "600.00"

@@ -58,6 +58,7 @@ def test_every_v2_obligation_kind_stands_in_its_direction(tmp_path):
         "guarantee_call": (GUARANTOR, LENDER), "discharge": (PROVIDER, LENDER),
         "reimbursement": (PROVIDER, GUARANTOR),
     }
+    assert log.entry("v2/call/k1/reimbursement")["due"] == "2026-04-02"  # no reimbursement terms: due at once
     outstanding = log.summary()["outstanding"]
     assert (outstanding["guarantor_to_provider"], outstanding["provider_to_lender"], outstanding["guarantor_to_lender"],
             outstanding["provider_to_guarantor"]) == ("1000.00", "0.00", "500.00", "500.00")

@@ -15,7 +15,7 @@ PROVIDER, GUARANTOR, LENDER = "P", "G", "L"
 
 def agreement_text(
     *, agreement="v2", version=1, effective=None, start="2026-01-01", end="2028-01-01", period="monthly",
-    places=2, mode="half_even", payment_terms_days=30, late_interest="0.08", lender=LENDER,
+    places=2, mode="half_even", payment_terms_days=30, late_interest="0.08", lock=None, lender=LENDER,
     floor="1000.00", floor_cap=None, share_rate="0.10", above_floor=False,
     backstop_rate=None, backstop_cap=None,
     debt_service="500.00", covers=None, cure_days=None, guarantee_cap=None,
@@ -32,6 +32,8 @@ def agreement_text(
               f"  payment_terms_days: {payment_terms_days}", "  rounding:", f"    places: {places}", f"    mode: {mode}"]
     if late_interest is not None:
         lines += ["  late_interest:", f"    annual_rate: {late_interest}", "    day_count: ACT/365F"]
+    if lock is not None:
+        lines.append(f"  lock_after_periods: {lock}")
     lines += ["pools:", "  - id: p1", "    gpu_model: H200", "    gpus: 10"]
     if backstop_rate is not None:
         lines += ["backstop:", "  rate_per_gpu_hour:", f"    H200: {backstop_rate}", "  threshold: 0.80"]
