@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from types import MethodType
+from functools import partial
 from typing import BinaryIO, Callable, Iterable, Iterator, Mapping, NamedTuple
 
 from engine.replay import snapshot as snapshots
@@ -23,12 +23,12 @@ from engine.documents.loader import load_agreements, load_agreements_from_mappin
 from engine.events import model as ev
 from engine.events.reader import LongLines, iter_lines, parse_line, read_plain_utilization
 from engine.replay.inputs import IdRecord, unpack_input
-from engine.replay.lane import COMPILED
+from engine.replay.lane import COMPILED, ENGINE_LANE_FIELDS, lane_field
 from engine.ledger.chain import IssuedEntry
 from engine.replay.terms import AgreementTerms
 
 ENGINE_NAME = "backstop"
-SEMANTICS = "backstop/v1"
+SEMANTICS = "backstop/v2"
 _PROGRESS_MASK = 2**14 - 1  # feed_log reports progress every 16,384 lines
 
 
@@ -49,7 +49,7 @@ class LineOutcome(NamedTuple):
     reason: str | None
     raw: bytes
     entries: tuple[IssuedEntry, ...]
-    code: str | None = None  # the rejection code of a rejected line (semantics §7)
+    code: Code | None = None  # a rejected line's rejection code (semantics §7); None otherwise
 
 
 class RejectedLine(Exception):
@@ -78,11 +78,11 @@ class InternalError(Exception):
 
 
 class _CompiledLane:
-    """`Engine._plain` where the compiled lane is built: `engine.replay._lane.plain`, bound to the
-    engine as a method is (an engine's own `_plain`, as tests set, still comes first)."""
+    """`Engine._plain` where the compiled lane is built: `engine.replay._lane.plain` given the
+    engine's lane (an engine's own `_plain`, as tests set, still comes first)."""
 
     def __get__(self, engine: Engine | None, owner: type | None = None):
-        return self if engine is None else MethodType(COMPILED.plain, engine)
+        return self if engine is None else partial(COMPILED.plain, engine.lane)
 
 
 class Engine:
@@ -104,17 +104,23 @@ class Engine:
         return cls(load_agreements_from_mappings(documents))
 
     def __init__(self, agreements: Iterable) -> None:
-        self.ids: dict[str, bytes | IdRecord] = {}  # every id in use: an input record, or an IdRecord
+        # What the compiled lane is handed (`engine.replay.lane.ENGINE_LANE_FIELDS`): the
+        # agreements' lanes, the id map (every id in use: an input record, or an IdRecord) and
+        # the count of lines; `ids` and `lines` are properties over it.
+        self.lane: list = [{}, {}, 0]
         self._issued: list[IssuedEntry] = []
         self.agreements: dict[str, AgreementReplay] = {}
         for number, loaded in enumerate(sorted(agreements, key=lambda agreement: agreement.id)):
             terms = AgreementTerms(loaded.id, tuple(loaded.versions))
             self.agreements[loaded.id] = AgreementReplay(terms, self.ids, self._issued.append, number)
         self._replays = list(self.agreements.values())  # by number, as input records name them
-        self.lines = 0  # non-blank lines fed: also each line's log order, whatever numbers the caller gives them
+        self.lane[ENGINE_LANE_FIELDS.index("lanes")] = {agreement_id: replay.lane for agreement_id, replay in self.agreements.items()}
         self.duplicates = 0
         self.rejections: list[Rejection] = []
         self._last_line = 0
+
+    ids = lane_field(ENGINE_LANE_FIELDS, "ids", "every id in use: an input's packed record, or an IdRecord")
+    lines = lane_field(ENGINE_LANE_FIELDS, "lines", "non-blank lines fed, also the log order of the last")
 
     # ---- feeding -------------------------------------------------------------------------
 
@@ -267,7 +273,7 @@ class Engine:
 
     # ---- judging a line ----------------------------------------------------------------
 
-    def _judge(self, parsed: ev.ParsedLine, order: int) -> tuple[str, str | None, str | None]:
+    def _judge(self, parsed: ev.ParsedLine, order: int) -> tuple[str, str | None, Code | None]:
         """(status, reason, code) of one line."""
         record = self.ids.get(parsed.id) if parsed.id is not None else None
         if record is not None:
@@ -285,7 +291,7 @@ class Engine:
             return "rejected", str(rejection), rejection.code
         return "applied", None, None
 
-    def _judge_repeat(self, parsed: ev.ParsedLine, record: bytes | IdRecord) -> tuple[str, str | None, str | None]:
+    def _judge_repeat(self, parsed: ev.ParsedLine, record: bytes | IdRecord) -> tuple[str, str | None, Code | None]:
         if type(record) is bytes:
             applied = unpack_input(record)
             replay = self._replays[applied.agreement]
@@ -344,6 +350,8 @@ class Engine:
             replay.check_payment(event)
             replay.check_late_interest_due(event)
             replay.pay(event)
+        elif kind is ev.GuaranteeCall:
+            replay.call(event)
         else:
             if replay.warrants is None:
                 raise Rejected(
