@@ -28,6 +28,7 @@ import stat
 import time
 import zlib
 from abc import ABC, abstractmethod
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -400,15 +401,18 @@ class Store(ABC):
                 position, hasher, blocks = self._resumed(source, blocks)
                 skipped = position.bytes
             taken = _Taken()
-            for batch, physical, added_line_end in _batches(blocks, idle, batch_lines):
-                if hasher is not None:
+            # A helper thread compresses each batch and hashes its bytes (both let go of the GIL)
+            # while the engine takes its lines.
+            with ThreadPoolExecutor(1, thread_name_prefix="backstop-pack") as helper:
+                for batch, physical, added_line_end in _batches(blocks, idle, batch_lines):
                     raw = batch[:-1] if added_line_end else batch
-                    hasher.update(raw)
-                    position = SourcePosition(position.bytes + len(raw), position.lines + physical,
-                                              hasher.hexdigest(), added_line_end)
-                self._commit_batch(engine, batch, physical, source, position, taken)
-                if progress is not None:
-                    progress(taken.lines, position.bytes if position is not None else 0)
+                    packing = helper.submit(_packed, batch, raw, hasher)
+                    if position is not None:
+                        position = position._replace(bytes=position.bytes + len(raw), lines=position.lines + physical,
+                                                     open_end=added_line_end)
+                    self._commit_batch(engine, batch, physical, source, position, packing, taken)
+                    if progress is not None:
+                        progress(taken.lines, position.bytes if position is not None else 0)
             self._checkpoint_if_behind()
         return IngestReport(source, skipped, taken.lines, taken.duplicates, tuple(taken.rejected), taken.entries)
 
@@ -481,8 +485,9 @@ class Store(ABC):
         return position, hasher, remaining
 
     def _commit_batch(self, engine: Engine, batch: bytes, physical: int, source: str | None,
-                      position: SourcePosition | None, taken: _Taken) -> None:
-        """Apply one batch of whole lines and commit it with its outcomes, entries and position."""
+                      position: SourcePosition | None, packing: Future, taken: _Taken) -> None:
+        """Apply one batch of whole lines and commit it with its outcomes, entries and position
+        (`packing` gives the batch compressed and the SHA-256 of the source up to its end)."""
         head = self._head
         item_seq = head.seq + 1
         long_lines = _LongLines()
@@ -492,9 +497,13 @@ class Store(ABC):
         except BaseException:
             self._engine = None  # it took part of the batch, which will not be committed
             raise
-        source_line = position.lines - physical + 1 if position is not None else None
+        data, digest = packing.result()
+        source_line = None
+        if position is not None:
+            position = position._replace(sha256=digest)
+            source_line = position.lines - physical + 1
         item = LogItem(item_seq, "lines", source, source_line, head.next_line, physical, engine.lines - before,
-                       engine.lines, zlib.compress(batch, _LOG_COMPRESSION), None)
+                       engine.lines, data, None)
         entries = [(outcome.line, entry) for outcome in outcomes for entry in outcome.entries]
         with self._writing():
             self._check_head()
@@ -862,6 +871,14 @@ class _Taken:
 
 def _item(row: tuple) -> LogItem:
     return LogItem(*row[:8], None if row[8] is None else bytes(row[8]), row[9])
+
+
+def _packed(batch: bytes, raw: bytes, hasher) -> tuple[bytes, str | None]:
+    """A batch compressed for the log, and the source's SHA-256 once its bytes `raw` are added."""
+    if hasher is None:
+        return zlib.compress(batch, _LOG_COMPRESSION), None
+    hasher.update(raw)
+    return zlib.compress(batch, _LOG_COMPRESSION), hasher.hexdigest()
 
 
 def _document_set(files: list[tuple[str, str, int, str, bytes]]) -> frozenset:
