@@ -182,7 +182,7 @@ class _Mismatch(Exception):
 
 def _short(value: Any) -> str:
     text = orjson.dumps(value).decode("utf-8") if value is not None else "(none)"
-    return text if len(text) <= 60 else text[:57] + "…"
+    return text if len(text) <= 24 else text[:23] + "…"
 
 
 class _LongLines:
@@ -431,9 +431,7 @@ class Store(ABC):
             if not stored:
                 self._record_documents(files)
                 return self._engine_at_head(agreements)
-            if given == stored:
-                if rebuild:
-                    raise StoreError("--rebuild: the documents are those the store already has; nothing to rebuild")
+            if given == stored:  # also after a rebuild that committed, when the same command runs again
                 return self._engine_at_head(agreements)
             if not rebuild:
                 raise DocumentsChanged(

@@ -102,6 +102,8 @@ def test_changed_documents_need_rebuild(tmp_path, capsys):
     assert main(["ingest", "--store", store, str(contracts), "--rebuild"]) == 0
     assert f"rebuilt sqlite:///{store} with the documents of {contracts}" in capsys.readouterr().out
     assert main(["ingest", "--store", store, str(contracts), events]) == 0
+    # The same command again after a crash that followed a committed rebuild: nothing left to rebuild.
+    assert main(["ingest", "--store", store, str(contracts), events, "--rebuild"]) == 0
 
 
 def test_a_second_writer_waits_then_fails(tmp_path, log, capsys):

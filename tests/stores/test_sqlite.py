@@ -38,3 +38,8 @@ def test_unknown_urls_are_refused():
         Store.open("mysql://x/y")
     with pytest.raises(StoreError, match="expected a SQLite URL like sqlite:///books.db"):
         Store.open("sqlite://")
+
+
+def test_a_batch_holds_at_least_one_line(tmp_path):
+    with Store.open(str(tmp_path / "books.db")) as store, pytest.raises(ValueError, match="batch_lines must be at least 1"):
+        store.ingest([], batch_lines=0)
