@@ -55,9 +55,10 @@ def committed_bytes(url: str) -> int:
 
 
 def finish(url: str, contracts: Path, log: Path, batch: int) -> None:
+    """Run the ingest to its end: status 1 if it rejected a bad line, 0 if an earlier run had."""
     process = start_ingest(url, contracts, log, batch)
     _, errors = process.communicate(timeout=300)
-    assert process.returncode == 1, errors.decode()  # 1: the bad lines were rejected; nothing failed
+    assert process.returncode in (0, 1), errors.decode()
 
 
 @pytest.mark.parametrize("kind", STORES)
@@ -82,20 +83,31 @@ def test_an_ingest_killed_once_and_run_again_equals_replay(kind, tmp_path):
 @pytest.mark.parametrize("kind", STORES)
 def test_an_ingest_killed_at_random_moments_many_times_equals_replay(kind, tmp_path):
     contracts, log = bench_log(tmp_path, 40_000)
+    size = log.stat().st_size
+    expected = replayed(contracts, log.read_bytes())
     rng = random.Random(f"kill {kind}")
-    with STORES[kind]() as url:
+    with STORES[kind]() as url:  # an uninterrupted run times when the first batch commits and when all have
+        process = start_ingest(url, contracts, log, 20)
         started = time.monotonic()
-        finish(url, contracts, log, 50)  # an uninterrupted run, into another store below, times a whole run
+        while committed_bytes(url) == 0 and process.poll() is None:
+            time.sleep(0.005)
+        first = time.monotonic() - started
+        assert process.wait(300) == 1
         whole = time.monotonic() - started
-        assert exported(url) == replayed(contracts, log.read_bytes())
-    with STORES[kind]() as url:
-        progress = []
-        for _ in range(20):
-            process = start_ingest(url, contracts, log, 50)
-            time.sleep(rng.uniform(0, whole))
-            process.send_signal(signal.SIGKILL)
-            process.wait()
-            progress.append(committed_bytes(url))
-        assert any(0 < committed < log.stat().st_size for committed in progress), progress
-        finish(url, contracts, log, 50)
-        assert exported(url) == replayed(contracts, log.read_bytes())
+        assert exported(url) == expected
+    kills, cut_short = 0, 0
+    while kills < 20:  # a store is killed until its ingest got to the end, then checked, then a new one
+        with STORES[kind]() as url:
+            committed = 0
+            while committed < size and kills < 20:
+                process = start_ingest(url, contracts, log, 20)
+                time.sleep(rng.uniform(first / 2, whole))  # from start-up to past the end
+                process.send_signal(signal.SIGKILL)
+                process.wait()
+                kills += 1
+                before, committed = committed, committed_bytes(url)
+                assert committed >= before  # nothing committed is ever lost
+                cut_short += 0 < committed < size
+            finish(url, contracts, log, 20)
+            assert exported(url) == expected
+    assert cut_short >= 5, cut_short
