@@ -351,7 +351,7 @@ class Store(ABC):
             if not create:
                 raise StoreError(f"{self.name} is not a backstop store (it has no store_meta table); "
                                  "`backstop ingest --store URL CONTRACTS EVENTS` creates one")
-            with self._writing():
+            with self._writer(WAIT_SECONDS), self._writing():
                 if not self._has_tables():  # another process may have created them meanwhile
                     for statement in self._table_statements():
                         self._execute(statement)
