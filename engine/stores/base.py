@@ -134,6 +134,11 @@ class LedgerRow(NamedTuple):
     line: int | None  # the line that issued it (None: a close)
     entry: bytes  # the canonical line, ending in LF
 
+    def holds(self, entry: IssuedEntry) -> bool:
+        """Whether this row is the entry, in every column that names it."""
+        return (self.entry == entry.line and self.hash == entry.fields["hash"] and self.entry_id == entry.id
+                and self.agreement == entry.agreement and self.seq == entry.fields["seq"])
+
 
 class Checkpoint(NamedTuple):
     log_seq: int
@@ -560,7 +565,7 @@ class Store(ABC):
                 row = next(stored, None)
                 if row is None:
                     new.append((line, entry))
-                elif row.entry != entry.line:
+                elif not row.holds(entry):
                     raise LedgerWouldChange(
                         f"the new documents would change the ledger already issued: "
                         f"{_Mismatch(position, row, entry).describe()}; nothing was changed"
@@ -654,7 +659,7 @@ class Store(ABC):
             for line, entry in entries:
                 position = head.ledger_position + 1
                 row = next(stored, None)
-                if row is None or row.entry != entry.line:
+                if row is None or not row.holds(entry):
                     raise LedgerWouldChange(self._replay_differs(_Mismatch(position, row, entry)))
                 head.ledger_position = position
             head = head.after(item, 0)

@@ -342,6 +342,14 @@ class StoreSuite:
                                                     r"entry \d+ of the ledger \(.*\) would be .* instead"):
             exported(url)
 
+    def test_a_checkpoint_whose_heads_the_ledger_does_not_have_is_not_trusted(self, url):
+        with Store.open(url) as store:
+            store.ingest(io.BytesIO(sample_log()), contracts=CONTRACTS)
+        # The last entry's hash column no longer matches the checkpoint's head, nor the entry.
+        tamper(url, "UPDATE ledger SET hash = ? WHERE position = (SELECT MAX(position) FROM ledger)", ("0" * 64,))
+        with pytest.raises(LedgerWouldChange, match="a replay of the stored log does not give the stored ledger"):
+            exported(url)
+
     # ---- schema, opening -------------------------------------------------------------------------
 
     def test_a_store_of_a_newer_schema_is_refused(self, url):
