@@ -160,8 +160,8 @@ class _Head:
         return _Head(item.seq, item.next_line, item.lines_total, self.ledger_position + entries)
 
 
-@dataclass
-class _Mismatch(Exception):
+@dataclass(frozen=True)
+class _Mismatch:
     """A replayed entry that differs from the stored one at `position` (either may be None)."""
 
     position: int
