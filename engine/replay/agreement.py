@@ -14,7 +14,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Callable
 
-from engine.calendar import DATE_MAX, Period, add_days, add_days_or_none, contract_year
+from engine.calendar import Period, add_days, add_days_or_none, contract_year
 from engine.events.model import Close, Correction, Payment, Revenue, TrueUp, Utilization
 from engine.events.reader import replacement as typed_replacement
 from engine.events.reader import TIMESTAMP_CHARS_MAX, plain_fingerprint, timestamp_from_text
@@ -26,7 +26,7 @@ from engine.ledger.chain import Chain, IssuedEntry
 from engine.numbers import EXACT, ZERO, decimal_text, format_amount, sum_text
 from engine.replay import rules
 from engine.replay.settlement import Book, Obligation
-from engine.replay.rejected import Rejected
+from engine.replay.rejected import Rejected, past_the_calendar
 from engine.replay.savepoint import Savepoint
 from engine.replay.terms import AgreementTerms
 from engine.replay.warrants import WarrantBook
@@ -451,18 +451,15 @@ class AgreementReplay:
         self._lock_newly_locked()  # last: what a lock forgets is forgotten once nothing else can fail
 
     def check_true_up(self, event: TrueUp) -> None:
-        days = self.terms.version_for_date(event.date).document.settlement.payment_terms_days
-        if add_days_or_none(event.date, days) is None and self._adjustments_pending():
-            raise Rejected(
-                f"true-up dated {event.date} would issue adjustments due {days} days later, after {DATE_MAX}, "
-                "the last date the engine handles", code="date",
-            )
         if self.closed:
             last = self.terms.periods[self.closed - 1]
             if event.date < last.end:
                 raise Rejected(
                     f"true-up dated {event.date} is before {last.end}, the end date of the last closed period {last.id}"
                 )
+        days = self.terms.version_for_date(event.date).document.settlement.payment_terms_days
+        if add_days_or_none(event.date, days) is None and self._adjustments_pending():
+            raise past_the_calendar(f"true-up dated {event.date} would issue adjustments due {days} days later")
 
     def true_up(self, event: TrueUp) -> None:
         version = self.terms.version_for_date(event.date)
@@ -626,10 +623,9 @@ class AgreementReplay:
             days = rules.days_late(obligation.due, event.date)
             interest = rules.late_interest(amount, late.annual_rate, days, late.day_count, self.terms.places, self.terms.mode)
             if not interest.is_zero():
-                raise Rejected(
+                raise past_the_calendar(
                     f"payment dated {event.date} would charge late interest on {obligation.entry_id} due "
-                    f"{settlement.payment_terms_days} days later, after {DATE_MAX}, the last date the engine handles",
-                    code="date",
+                    f"{settlement.payment_terms_days} days later"
                 )
 
     def pay(self, event: Payment) -> None:

@@ -14,12 +14,12 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Protocol
 
-from engine.calendar import DATE_MAX, add_days, add_days_or_none
+from engine.calendar import add_days, add_days_or_none
 from engine.documents.model import AllOf, AnyOf, LeaseBackTotalAtLeast, OnOrAfter, VwapAtLeast
 from engine.events.model import Exercise, SharePrice, StockSplit
 from engine.numbers import EXACT, decimal_text, round_fraction
 
-from engine.replay.rejected import Rejected
+from engine.replay.rejected import Rejected, past_the_calendar
 from engine.replay.terms import AgreementTerms
 
 
@@ -301,10 +301,7 @@ class WarrantBook:
                 )
         days = version.document.settlement.payment_terms_days
         if add_days_or_none(event.date, days) is None and self._cash_due(event, strike, net if event.method == "net" else None):
-            raise Rejected(
-                f"exercise dated {event.date} would write a cash entry due {days} days later, "
-                f"after {DATE_MAX}, the last date the engine handles", code="date",
-            )
+            raise past_the_calendar(f"exercise dated {event.date} would write a cash entry due {days} days later")
         self.vest(event.date, version, [event.id], vesting)
         if event.method == "cash":
             self._settle_cash(event, version, strike, state.remaining)
