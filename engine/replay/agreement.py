@@ -4,12 +4,13 @@
 periods, issued targets, the cap's running sums, open obligations, warrant state) and its
 hash chain. Each event is first checked against every rule (`check_*`, or the first lines
 of `apply_*`), raising `Rejected` with the reason before anything changes; only then does it
-change state, so a rejected event has no effect at all.
+change state, so a rejected event has no effect at all. Should anything else go wrong while
+the engine applies a line, a savepoint (`savepoint`, `rollback`, `release`) puts back what the
+line changed, so that every line takes effect whole or not at all.
 """
 
 from __future__ import annotations
 
-import copy
 from datetime import date
 from decimal import Decimal
 from typing import Callable
@@ -102,6 +103,9 @@ class AgreementReplay:
 
         An input's id is released with the last period its values ever counted in, a
         correction's with the last period it touched; each is listed by a key of that period.
+        Under a savepoint the period is forgotten when the line takes effect (`release`), so
+        that a line rolled back has nothing of it to find again: nothing the rest of the line
+        does reads a locked period.
         """
         lock = self.lock
         if lock is None:
@@ -113,8 +117,11 @@ class AgreementReplay:
         ids = self.ids
         released: dict[str, None] = {}  # in order, once each: a correction may be listed by several keys
         for key in self.keys.get(index, {}).values():
-            changes = key.changes or {}
-            released.update((event_id, None) for event_id in key.inputs if event_id not in changes)  # counted here alone
+            changes = key.changes
+            if not changes:  # nearly every key: each of its inputs counted here alone
+                released.update(dict.fromkeys(key.inputs))
+                continue
+            released.update((event_id, None) for event_id in key.inputs if event_id not in changes)
             for event_id in changes:
                 record = ids.get(event_id)
                 if record is None:
@@ -124,15 +131,17 @@ class AgreementReplay:
                         released[event_id] = None
                 elif record.agreement == self.terms.id and record.lock_periods and max(record.lock_periods) == index:
                     released[event_id] = None
-        # What the lock forgets is known; now forget it, noting it first under a savepoint.
-        savepoint = self._savepoint
-        if savepoint is not None:
-            savepoint.periods_dropped.append((index, self.keys.get(index), self.period_spans.get(index)))
-            for event_id in released:
-                savepoint.keep_id(ids, event_id)
+        if self._savepoint is not None:
+            self._savepoint.locked.append((index, released))
+        else:
+            self._forget(index, released)
+
+    def _forget(self, index: int, released: dict[str, None]) -> None:
+        """Drop a locked period's keys and spans, and release its ids."""
         self.keys.pop(index, None)
         self.period_spans.pop(index, None)
         self._spans.clear()  # it may name spans of the period just locked; the open ones are learnt again
+        ids = self.ids
         for event_id in released:
             del ids[event_id]
 
@@ -169,7 +178,7 @@ class AgreementReplay:
         chain = self.chain
         books = warrants = None
         if not inputs_only:
-            books = copy.deepcopy(self.books)
+            books = [(book, book.state()) for book in self.books.values()]
             warrants = self.warrants.state() if self.warrants is not None else None
         self._savepoint = Savepoint(
             scalars=(self.closed, self.locked_below, self.entitled, self.issued, chain.length, chain.head),
@@ -179,19 +188,19 @@ class AgreementReplay:
         return self._savepoint
 
     def rollback(self, savepoint: Savepoint) -> None:
-        """Put the state back as it was when `savepoint` was opened, and close it."""
+        """Put the state back as it was when `savepoint` was opened, and close it. Containers
+        are restored in place, so that whoever holds one (the compiled lane) sees the state
+        restored."""
         self.closed, self.locked_below, self.entitled, self.issued, self.chain.length, self.chain.head = savepoint.scalars
-        self.restated = savepoint.restated
-        self.totals = savepoint.totals
+        self.restated.clear()
+        self.restated.update(savepoint.restated)
+        self.totals.clear()
+        self.totals.update(savepoint.totals)
         if savepoint.books is not None:
-            self.books = savepoint.books
+            for book, state in savepoint.books:
+                book.restore(state)
         if savepoint.warrants is not None:
             self.warrants.restore(savepoint.warrants)
-        for index, keys, spans in reversed(savepoint.periods_dropped):
-            if keys is not None:
-                self.keys[index] = keys
-            if spans is not None:
-                self.period_spans[index] = spans
         savepoint.restore_keys(self.keys)
         savepoint.restore_ids(self.ids)
         for pool in self.pool_names[savepoint.pools:]:
@@ -200,8 +209,10 @@ class AgreementReplay:
         self._savepoint = None
 
     def release(self) -> None:
-        """Close the savepoint: the line took effect."""
-        self._savepoint = None
+        """Close the savepoint: the line took effect, and the periods it locked are forgotten."""
+        savepoint, self._savepoint = self._savepoint, None
+        for index, released in savepoint.locked:
+            self._forget(index, released)
 
     def _keep(self, key: Key) -> None:
         if self._savepoint is not None:
@@ -448,7 +459,7 @@ class AgreementReplay:
         self.closed += 1
         if self.warrants is not None:
             self.warrants.vest(period.end, version, causes)
-        self._lock_newly_locked()  # last: what a lock forgets is forgotten once nothing else can fail
+        self._lock_newly_locked()  # last; under a savepoint, the period is forgotten once the line took effect
 
     def check_true_up(self, event: TrueUp) -> None:
         if self.closed:

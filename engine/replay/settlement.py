@@ -64,6 +64,21 @@ class Book:
             remaining = self._apply_to(obligation, remaining, applications)
         return applications, remaining
 
+    def state(self) -> tuple:
+        """What applying money or adding an obligation may change, to put back with `restore`:
+        copies of the open obligations and the queue (their items are kept, not copied), each
+        open obligation's balance, and the two sums."""
+        return dict(self.open), list(self.queue), [o.outstanding for o in self.open.values()], self.outstanding, self.unapplied
+
+    def restore(self, state: tuple) -> None:
+        """Put back what `state` kept, in place."""
+        open_before, queue_before, balances, self.outstanding, self.unapplied = state
+        self.open.clear()
+        self.open.update(open_before)
+        self.queue[:] = queue_before
+        for obligation, balance in zip(open_before.values(), balances):
+            obligation.outstanding = balance
+
     def preview(self, amount: Decimal, first: str | None = None) -> list[tuple[Obligation, Decimal]]:
         """What `apply` would settle, as (obligation, amount) pairs, changing nothing."""
         settled: list[tuple[Obligation, Decimal]] = []

@@ -111,11 +111,14 @@ class WarrantBook:
 
     def state(self) -> tuple:
         """What a line may change, to put back with `restore` (observations only grow)."""
-        tranches = {tranche_id: TrancheState(state.vested, state.remaining) for tranche_id, state in self.tranches.items()}
+        tranches = [(state, state.vested, state.remaining) for state in self.tranches.values()]
         return tranches, len(self.observations), self.factor
 
     def restore(self, state: tuple) -> None:
-        self.tranches, observed, self.factor = state
+        """Put back what `state` kept, in place."""
+        tranches, observed, self.factor = state
+        for tranche, vested, remaining in tranches:
+            tranche.vested, tranche.remaining = vested, remaining
         del self.observations[observed:]
         del self.observation_dates[observed:]
 
