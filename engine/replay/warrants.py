@@ -332,12 +332,12 @@ class WarrantBook:
     def _settle_cash(self, event: Exercise, version, strike: Fraction, remaining: int) -> None:
         replay = self.replay
         price = round_fraction(event.shares * strike, replay.terms.places, replay.terms.mode)
-        due = add_days(event.date, version.document.settlement.payment_terms_days)
         index, _ = self._tranche_in(version, event.tranche)
         inputs = {"tranche": event.tranche, "shares": str(event.shares), "remaining_before": str(remaining),
                   "strike": fraction_text(self.strike), "split_factor": fraction_text(self.factor),
                   "strike_in_force": fraction_text(strike)}
-        if not price.is_zero():
+        if not price.is_zero():  # only then is a due date needed: it may lie past the calendar otherwise
+            due = add_days(event.date, version.document.settlement.payment_terms_days)
             self._issue(
                 "exercise_price", f"warrants/{event.tranche}/exercise/{event.id}/price", event.tranche, version,
                 event.date, due, price, "warrants.strike", "round(shares × strike / split factor)", inputs,

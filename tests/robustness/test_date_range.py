@@ -113,6 +113,17 @@ def test_a_cash_exercise_whose_price_would_fall_due_past_the_calendar_is_rejecte
     assert [entry.fields["kind"] for entry in outcome.entries] == ["warrant_vested", "exercise_price", "share_delivery"]
 
 
+def test_a_cash_exercise_whose_price_rounds_to_0_needs_no_due_date_and_is_applied(tmp_path):
+    folder = tmp_path / "late"
+    folder.mkdir()
+    (folder / "v1.yaml").write_text(END_OF_CALENDAR.format(end="9999-12-01", days=30).replace("strike: 4", "strike: 0.001"))
+    engine = Engine.from_path(folder)
+    exercise = dict(type="exercise", tranche="t1", shares=1, method="cash")  # 0.001 rounds to 0.00: no price entry
+    outcome = engine.feed_line(line(id="x1", date="9999-12-30", **exercise))
+    assert outcome.status == "applied"
+    assert [entry.fields["kind"] for entry in outcome.entries] == ["warrant_vested", "share_delivery"]
+
+
 def rejection(check, event_line: str) -> Rejected:
     """What `check` raises for the event of `event_line`."""
     with pytest.raises(Rejected) as raised:
