@@ -19,8 +19,9 @@ import json
 import os
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from decimal import Decimal
-from typing import Any, Iterable, Mapping, Sequence
+import functools
+from decimal import Decimal, localcontext
+from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
 from engine.ledger import IssuedEntry
 from engine.replay import Engine, LineOutcome
@@ -32,6 +33,21 @@ SHARE_KINDS = frozenset({"warrant_vested", "split_adjustment", "share_delivery"}
 #: Fields that record how an amount came about rather than what it is: the events it derives
 #: from (their ids and log order) and the chain links, which hash those.
 PROVENANCE_FIELDS = frozenset({"events", "hash", "prev"})
+
+
+_Check = TypeVar("_Check", bound=Callable[..., None])
+
+
+def _exact(check: _Check) -> _Check:
+    """Run a check's decimal arithmetic with digits to spare, as the engine's is: a sum of
+    20-digit amounts must not be rounded to 28 significant digits on the way."""
+
+    @functools.wraps(check)
+    def exactly(*args, **kwargs):
+        with localcontext(prec=1000):
+            return check(*args, **kwargs)
+
+    return exactly  # type: ignore[return-value]
 
 
 # =============================================================================================
@@ -202,6 +218,7 @@ def check_line_accounting(summary: Mapping, non_blank_lines: int | Iterable[str 
         _require(bool(rejection.get("reason")), "line accounting", f"line {rejection['line']} is rejected without a reason")
 
 
+@_exact
 def check_cap_respected(entries: Any, cap: Decimal | str | int | None) -> None:
     """The guarantor never pays more lease-back than the cap (SPEC §5.3), with a constant cap.
 
@@ -237,6 +254,7 @@ def check_cap_respected(entries: Any, cap: Decimal | str | int | None) -> None:
         )
 
 
+@_exact
 def check_step_downs_only(entries: Any, *, documents: Any = None) -> None:
     """The revenue-share rate never rises over the term (SPEC §3: a step-down schedule).
 
@@ -275,6 +293,7 @@ def check_step_downs_only(entries: Any, *, documents: Any = None) -> None:
             )
 
 
+@_exact
 def check_outstanding_rebuilt(entries: Any, summary: Mapping) -> None:
     """What is owed can be rebuilt from the ledger alone (SPEC §5.5).
 
@@ -361,6 +380,7 @@ def check_outstanding_rebuilt(entries: Any, summary: Mapping) -> None:
                      f"{agreement!r} {name}: summary unapplied credit {facts['unapplied_credit'][name]}, rebuilt from the ledger {rebuilt_credit[name]}")
 
 
+@_exact
 def check_totals(entries: Any, summary: Mapping) -> None:
     """The summary's `totals` sum each kind's amounts (adjustments of every kind together)."""
     sums: dict[str, dict[str, Decimal]] = {}
@@ -375,6 +395,7 @@ def check_totals(entries: Any, summary: Mapping) -> None:
             _require(Decimal(total) == expected[kind], "totals", f"{agreement!r} {kind}: summary total {total}, the ledger's amounts sum to {expected[kind]}")
 
 
+@_exact
 def check_terms_applied(entries: Any, documents: Any) -> None:
     """Each entry uses the terms of the version SPEC §3 says decides, and its own arithmetic.
 
