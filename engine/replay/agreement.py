@@ -115,35 +115,41 @@ class AgreementReplay:
         if index < 0:
             return
         ids = self.ids
-        released: dict[str, None] = {}  # in order, once each: a correction may be listed by several keys
+        # Groups of ids, each id in one group once: an input is listed by the key it was added
+        # to, and by the keys whose `changes` it is in once corrected; those it counted in
+        # alone are the ones in no `changes`.
+        released: list[list[str] | dict[str, None]] = []
+        corrected: dict[str, None] = {}  # in order, once each: a correction may be listed by several keys
         for key in self.keys.get(index, {}).values():
             changes = key.changes
-            if not changes:  # nearly every key: each of its inputs counted here alone
-                released.update(dict.fromkeys(key.inputs))
+            if not changes:  # nearly every key
+                released.append(key.inputs)
                 continue
-            released.update((event_id, None) for event_id in key.inputs if event_id not in changes)
+            released.append([event_id for event_id in key.inputs if event_id not in changes])
             for event_id in changes:
                 record = ids.get(event_id)
                 if record is None:
                     continue
                 if type(record) is bytes:
                     if input_agreement(record) == self.number and input_period_max(record) == index:
-                        released[event_id] = None
+                        corrected[event_id] = None
                 elif record.agreement == self.terms.id and record.lock_periods and max(record.lock_periods) == index:
-                    released[event_id] = None
+                    corrected[event_id] = None
+        released.append(corrected)
         if self._savepoint is not None:
             self._savepoint.locked.append((index, released))
         else:
             self._forget(index, released)
 
-    def _forget(self, index: int, released: dict[str, None]) -> None:
+    def _forget(self, index: int, released: list[list[str] | dict[str, None]]) -> None:
         """Drop a locked period's keys and spans, and release its ids."""
         self.keys.pop(index, None)
         self.period_spans.pop(index, None)
         self._spans.clear()  # it may name spans of the period just locked; the open ones are learnt again
         ids = self.ids
-        for event_id in released:
-            del ids[event_id]
+        for group in released:
+            for event_id in group:
+                del ids[event_id]
 
     def _pool_number(self, pool: str) -> int:
         number = self.pool_numbers.get(pool)

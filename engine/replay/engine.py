@@ -127,9 +127,9 @@ class Engine:
         """
         plain = self._plain
         for number, raw in iter_lines(stream, long_lines):
+            self._last_line = number
             event_id = plain(raw, number)
             if event_id is not None:
-                self._last_line = number
                 yield LineOutcome(number, event_id, "applied", None, raw, ())
             else:
                 yield self._feed(raw, number)
@@ -151,19 +151,21 @@ class Engine:
         """`feed_log` for non-blank lines given with their numbers, as `iter_lines` gives them:
         a part of a log keeps the numbers of the whole (`backstop replay --workers`)."""
         plain = self._plain
-        last = self._last_line
+        number = self._last_line
         try:
             for number, raw in lines:
                 if plain(raw, number) is None:
-                    outcome = self._feed(raw, number)  # on `InternalError`, the last line stays the one before
+                    self._last_line = number
+                    outcome = self._feed(raw, number)
                     if outcome.entries or outcome.status == "rejected":
-                        last = number
                         yield outcome
-                last = number
                 if progress is not None and not self.lines & _PROGRESS_MASK:
                     progress()
+        except InternalError:
+            number -= 1  # as `_feed` says: the lines before the failed one were fed
+            raise
         finally:
-            self._last_line = last  # also when the caller stops early
+            self._last_line = number  # also when the caller stops early
         if progress is not None:
             progress()
 
@@ -190,12 +192,11 @@ class Engine:
         if isinstance(raw, str):
             raw = raw.encode("utf-8")
         number = self._last_line + 1 if number is None else number
+        self._last_line = number
         if not raw.strip(b" \t"):
-            self._last_line = number
             return None
         event_id = self._plain(raw, number)
         if event_id is not None:
-            self._last_line = number
             return LineOutcome(number, event_id, "applied", None, raw, ())
         outcome = self._feed(raw, number)
         if strict and outcome.status == "rejected":
@@ -223,17 +224,18 @@ class Engine:
 
     def _feed(self, raw: bytes, number: int) -> LineOutcome:
         """Replay one non-blank line the general way. Should anything unexpected go wrong, the
-        line is rolled back and `InternalError` raised: the engine is as before the line."""
+        line is rolled back and `InternalError` raised: the engine is as before the line, the
+        lines before it fed, so that the next line fed without a number takes its number."""
         self.lines += 1
         try:
             parsed = parse_line(number, raw)
             status, reason = self._judge(parsed, self.lines)
         except BaseException as error:
             self.lines -= 1
+            self._last_line = number - 1
             if isinstance(error, Exception):
                 raise InternalError(number, error) from error
             raise  # an interrupt: the line was rolled back all the same
-        self._last_line = number
         if status == "duplicate":
             self.duplicates += 1
         elif status == "rejected":

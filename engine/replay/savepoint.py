@@ -37,7 +37,7 @@ class Savepoint:
     pools: int
     keys_before: dict[int, tuple] = field(default_factory=dict)  # id(key) -> (key, its fields)
     keys_created: list[tuple[int, str]] = field(default_factory=list)
-    locked: list[tuple[int, dict]] = field(default_factory=list)  # (period index, ids it releases), forgotten on release
+    locked: list[tuple[int, list]] = field(default_factory=list)  # (period index, ids it releases), forgotten on release
     ids_before: dict[str, Any] = field(default_factory=dict)
 
     def keep_key(self, key) -> None:
