@@ -246,14 +246,15 @@ def peak_rss_mib(events: int, seed: int, lock: int | None, units: int) -> float:
     """
     code = (
         "import sys, tempfile, pathlib\n"
-        "from engine import bench\n"
+        "from benchmarks import bench\n"
         "work = pathlib.Path(tempfile.mkdtemp())\n"
         f"bench.write_agreement(work / 'contracts', {units}, {lock!r}, bench.years_for({events}, {units}))\n"
         f"bench.generate(work / 'log.jsonl', {events}, {seed}, {units})\n"
         "bench.replay(work / 'contracts', work / 'log.jsonl', work)\n"
         "print(bench.peak_rss_kib())\n"
     )
-    output = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    output = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True,
+                            cwd=Path(__file__).resolve().parents[1]).stdout
     return int(output.split()[-1]) / 1024
 
 

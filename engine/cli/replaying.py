@@ -139,7 +139,7 @@ def render_summary(summary: dict) -> str:
         out.append("rejected lines:")
         for rejection in rejected[:20]:
             out.append(f"  line {rejection['line']}" + (f" ({rejection['id']})" if rejection["id"] else "")
-                       + f": {rejection['reason']}")
+                       + f" [{rejection['code']}]: {rejection['reason']}")
         if len(rejected) > 20:
             out.append(f"  … and {len(rejected) - 20} more (see --summary or --rejected)")
     return "\n".join(out)

@@ -17,6 +17,7 @@ from engine.calendar import DATE_MAX, Period, add_days, add_days_or_none, contra
 from engine.events.model import Close, Correction, Payment, Revenue, TrueUp, Utilization
 from engine.events.reader import replacement as typed_replacement
 from engine.events.reader import TIMESTAMP_CHARS_MAX, plain_fingerprint, timestamp_from_text
+from engine.replay.lane import AGREEMENT_LANE_FIELDS, lane_field
 from engine.replay.inputs import (
     NO_PERIOD, REVENUE, REVENUE_KEY, UTILIZATION, IdRecord, Input, Key, decimal_texts, input_agreement,
     input_order, input_period_max, pack_input, plain_utilization_head, unpack_input,
@@ -25,6 +26,7 @@ from engine.ledger.chain import Chain, IssuedEntry
 from engine.numbers import EXACT, ZERO, decimal_text, format_amount, sum_text
 from engine.replay import rules
 from engine.replay.settlement import Book, Obligation
+from engine.rejection_codes import Code
 from engine.replay.rejected import Rejected
 from engine.replay.savepoint import Savepoint
 from engine.replay.terms import AgreementTerms
@@ -43,16 +45,27 @@ _SPANS_MAX = 65_536  # hourly reports of a few years; the cache starts afresh wh
 class AgreementReplay:
     """State and entries of one agreement."""
 
+    # The state the compiled lane is handed, kept in `self.lane` (see `engine.replay.lane`).
+    _spans = lane_field(AGREEMENT_LANE_FIELDS, "spans", "spans known to lie in one period: start -> (end, period, span)")
+    locked_below = lane_field(AGREEMENT_LANE_FIELDS, "locked_below", "periods with a smaller index are locked")
+    _capacities = lane_field(AGREEMENT_LANE_FIELDS, "capacities", "per period, its pools with their capacity")
+    keys = lane_field(AGREEMENT_LANE_FIELDS, "keys", "per period and pool (or REVENUE_KEY), the key")
+    closed = lane_field(AGREEMENT_LANE_FIELDS, "closed", "how many periods are closed")
+    restated = lane_field(AGREEMENT_LANE_FIELDS, "restated", "closed periods whose inputs changed since they were issued")
+    number = lane_field(AGREEMENT_LANE_FIELDS, "number", "this agreement's number in the engine, as records name it")
+
     def __init__(
         self, terms: AgreementTerms, ids: dict[str, bytes | IdRecord], emit: Callable[[IssuedEntry], None],
         number: int = 0,
     ):
+        self.lane: list = [None] * len(AGREEMENT_LANE_FIELDS)
+        self.lane[AGREEMENT_LANE_FIELDS.index("plain_utilization")] = self.plain_utilization
         self.terms = terms
         self.ids = ids  # every id in use, shared by the engine's agreements (SPEC §7)
-        self.number = number  # this agreement's number in the engine, as input records name it
+        self.number = number
         self.emit = emit
         self.lock = terms.lock_after_periods
-        self.locked_below = -1  # periods with a smaller index are locked
+        self.locked_below = -1
         self.chain = Chain(terms.id)
         self.closed = 0
         self.keys: dict[int, dict[str, Key]] = {}
@@ -67,9 +80,7 @@ class AgreementReplay:
         }
         self.totals: dict[str, Decimal | int] = {}
         self.warrants = WarrantBook(self) if terms.first.warrants is not None else None
-        # For `plain_utilization`: spans already found to lie in one period of the term, and
-        # per period the pools of its governing version with their capacity (none: no backstop).
-        self._spans: dict[str, tuple[str, int, int]] = {}  # start -> (end, period, span number)
+        self._spans: dict[str, tuple[str, int, int]] = {}  # for `plain_utilization`
         # The spans plain records name, numbered per period: ({(start, end): number}, [(start, end)]).
         self.period_spans: dict[int, tuple[dict[tuple[str, str], int], list[tuple[str, str]]]] = {}
         self._capacities = [self._period_capacities(period) for period in terms.periods]
@@ -288,21 +299,25 @@ class AgreementReplay:
             first = terms.first
             raise Rejected(
                 f"utilization [{event.start.isoformat()}, {event.end.isoformat()}) lies outside the term "
-                f"[{first.term.start}, {first.term.end})"
+                f"[{first.term.start}, {first.term.end})", code=Code.INTERVAL,
             )
         period = terms.period_containing(event.start.date())
         if event.end > terms.period_ends_utc[period.index]:
             raise Rejected(
                 f"utilization [{event.start.isoformat()}, {event.end.isoformat()}) crosses the end of period "
-                f"{period.id} ({period.end}); split it at the period boundary"
+                f"{period.id} ({period.end}); split it at the period boundary", code=Code.INTERVAL,
             )
         version = terms.version_for_period(period)
         if version.document.backstop is None:
-            raise Rejected(f"version {version.number}, which governs period {period.id}, has no backstop")
+            raise Rejected(
+                f"version {version.number}, which governs period {period.id}, has no backstop", code=Code.NOT_APPLICABLE
+            )
         pool = terms.pools_by_version[version.number - 1].get(event.pool)
         if pool is None:
             known = ", ".join(pool.id for pool in version.document.pools)
-            raise Rejected(f"unknown pool {event.pool!r} in version {version.number} (pools: {known})")
+            raise Rejected(
+                f"unknown pool {event.pool!r} in version {version.number} (pools: {known})", code=Code.UNKNOWN_REFERENCE
+            )
         self._check_unlocked(period)
         key = self.peek_key(period.index, pool.id)
         total = key.available if key is not None else ZERO
@@ -314,25 +329,30 @@ class AgreementReplay:
         if total > capacity:
             raise Rejected(
                 f"pool {pool.id} would report {decimal_text(total)} available GPU-hours in period {period.id}, "
-                f"more than its {pool.gpus} GPUs × {period.hours} h = {capacity}"
+                f"more than its {pool.gpus} GPUs × {period.hours} h = {capacity}", code=Code.CAPACITY,
             )
         return period
 
     def check_revenue(self, event: Revenue) -> Period:
         period = self.terms.period_by_id.get(event.period)
         if period is None:
-            raise Rejected(f"period {event.period} is not a settlement period of the term")
+            raise Rejected(f"period {event.period} is not a settlement period of the term",
+                           code=self._period_reference_code(event.period))
         version = self.terms.version_for_period(period)
         if version.document.revenue_share is None:
-            raise Rejected(f"version {version.number}, which governs period {period.id}, has no revenue_share")
+            raise Rejected(
+                f"version {version.number}, which governs period {period.id}, has no revenue_share",
+                code=Code.NOT_APPLICABLE,
+            )
         if event.currency != self.terms.first.currency:
-            raise Rejected(f"currency {event.currency} is not the agreement's {self.terms.first.currency}")
+            raise Rejected(f"currency {event.currency} is not the agreement's {self.terms.first.currency}",
+                           code=Code.CURRENCY)
         self._check_unlocked(period)
         return period
 
     def _check_unlocked(self, period: Period) -> None:
         if self.is_locked(period.index):
-            raise Rejected(f"period {period.id} is locked")
+            raise Rejected(f"period {period.id} is locked", code=Code.LOCKED)
 
     def apply_input(self, event: Utilization | Revenue, order: int, fingerprint: bytes, line: int) -> None:
         """Check and apply an input event, and record its id as in use."""
@@ -351,10 +371,11 @@ class AgreementReplay:
         if original is None:
             record = self.ids.get(event.corrects)
             if type(record) is IdRecord and record.agreement == self.terms.id:
-                raise Rejected(f"corrects {event.corrects!r}, which is not a utilization or revenue event")
+                raise Rejected(f"corrects {event.corrects!r}, which is not a utilization or revenue event",
+                               code=Code.UNKNOWN_REFERENCE)
             raise Rejected(
                 f"corrects {event.corrects!r}: no applied utilization or revenue event of this agreement has that id "
-                "(events of locked periods are no longer open to correction)"
+                "(events of locked periods are no longer open to correction)", code=Code.UNKNOWN_REFERENCE,
             )
         kind = Utilization if original.kind == UTILIZATION else Revenue
         period = None if original.period == NO_PERIOD else original.period
@@ -363,7 +384,7 @@ class AgreementReplay:
         if event.replacement is not None:
             typed = typed_replacement(event, kind)
             if isinstance(typed, str):
-                raise Rejected(typed)
+                raise Rejected(typed, code=typed.code)
             new_event = typed
             if isinstance(typed, Utilization):
                 new_period = self.check_utilization(typed, original).index
@@ -430,10 +451,23 @@ class AgreementReplay:
     def check_close(self, event: Close) -> Period:
         period = self.next_open()
         if period is None:
-            raise Rejected(f"every period of the term is already closed; cannot close {event.period}")
+            raise Rejected(f"every period of the term is already closed; cannot close {event.period}", code=Code.ORDER)
+        reference = self._period_reference_code(event.period)
+        if reference is not None:
+            raise Rejected(f"period {event.period} is not a settlement period of the term", code=reference)
         if event.period != period.id:
-            raise Rejected(f"closes go in period order: the next open period is {period.id}, not {event.period}")
+            raise Rejected(f"closes go in period order: the next open period is {period.id}, not {event.period}",
+                           code=Code.ORDER)
         return period
+
+    def _period_reference_code(self, period_id: str) -> Code | None:
+        """None for a period of the term; else why the id names none (semantics §7): another
+        kind of period than the agreement's (`unknown_reference`), or one outside the term
+        (`interval`)."""
+        if period_id in self.terms.period_by_id:
+            return None
+        quarterly = self.terms.first.settlement.period == "quarterly"
+        return Code.INTERVAL if ("Q" in period_id) == quarterly else Code.UNKNOWN_REFERENCE
 
     def close(self, period: Period, cause: str | None) -> None:
         """Close a period: adjustments, lease-back, revenue share, then vesting (SPEC §5.2)."""
@@ -460,13 +494,14 @@ class AgreementReplay:
         if add_days_or_none(event.date, days) is None and self._adjustments_pending():
             raise Rejected(
                 f"true-up dated {event.date} would issue adjustments due {days} days later, after {DATE_MAX}, "
-                "the last date the engine handles", code="date",
+                "the last date the engine handles", code=Code.DATE,
             )
         if self.closed:
             last = self.terms.periods[self.closed - 1]
             if event.date < last.end:
                 raise Rejected(
-                    f"true-up dated {event.date} is before {last.end}, the end date of the last closed period {last.id}"
+                    f"true-up dated {event.date} is before {last.end}, the end date of the last closed period {last.id}",
+                    code=Code.ORDER,
                 )
 
     def true_up(self, event: TrueUp) -> None:
@@ -609,13 +644,16 @@ class AgreementReplay:
         parties = {self.terms.provider, self.terms.guarantor}
         for role, party in (("payer", event.payer), ("payee", event.payee)):
             if party not in parties:
-                raise Rejected(f"{role} {party!r} is not a party to the agreement ({', '.join(sorted(parties))})")
+                raise Rejected(f"{role} {party!r} is not a party to the agreement ({', '.join(sorted(parties))})",
+                               code=Code.UNKNOWN_REFERENCE)
         if event.currency != self.terms.first.currency:
-            raise Rejected(f"currency {event.currency} is not the agreement's {self.terms.first.currency}")
+            raise Rejected(f"currency {event.currency} is not the agreement's {self.terms.first.currency}",
+                           code=Code.CURRENCY)
         digits = max(0, -event.amount.as_tuple().exponent)
         if digits > self.terms.places:
             raise Rejected(
-                f"amount {event.amount} has {digits} fraction digits; the agreement settles to {self.terms.places}"
+                f"amount {event.amount} has {digits} fraction digits; the agreement settles to {self.terms.places}",
+                code=Code.NUMBER,
             )
 
     def check_late_interest_due(self, event: Payment) -> None:
@@ -634,7 +672,7 @@ class AgreementReplay:
                 raise Rejected(
                     f"payment dated {event.date} would charge late interest on {obligation.entry_id} due "
                     f"{settlement.payment_terms_days} days later, after {DATE_MAX}, the last date the engine handles",
-                    code="date",
+                    code=Code.DATE,
                 )
 
     def pay(self, event: Payment) -> None:

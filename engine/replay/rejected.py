@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine.rejection_codes import Code
+
 
 class Rejected(Exception):
     """An event broke a rule; the message is the reason users read, `code` the rejection code
     of SPEC §7 that a settlement system routes on."""
 
-    def __init__(self, reason: str, *, code: str | None = None) -> None:
+    def __init__(self, reason: str, *, code: Code) -> None:
         super().__init__(reason)
         self.code = code
 
@@ -22,4 +24,4 @@ class Rejection:
     line: int
     id: str | None
     reason: str
-    code: str | None = None
+    code: str
