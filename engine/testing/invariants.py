@@ -213,8 +213,12 @@ def check_line_accounting(summary: Mapping, non_blank_lines: int | Iterable[str 
         _require(bool(rejection.get("reason")), "line accounting", f"line {rejection['line']} is rejected without a reason")
 
 
-def check_cap_respected(entries: Any, cap: Decimal | str | int | None) -> None:
+def check_cap_respected(entries: Any, cap: Decimal | str | int | None, *, of: str = "lease_back") -> None:
     """The guarantor never pays more lease-back than the cap (SPEC §5.3), with a constant cap.
+
+    `of="revenue_top_up"` checks the revenue floor's top-ups against their own cap (v2)
+    instead: the entries of the other kind never count, so that passing both checks shows
+    that the two caps never share a cent.
 
     Per agreement, in ledger order: I, the lease-back issued so far (every `lease_back`
     entry and lease-back adjustment), never exceeds the cap; and after every such entry I
@@ -227,7 +231,7 @@ def check_cap_respected(entries: Any, cap: Decimal | str | int | None) -> None:
     issued: dict[str, Decimal] = {}
     entitled: dict[str, Decimal] = {}
     for entry in _entry_fields(entries):
-        if not _is_lease_back(entry):
+        if not (entry["kind"] == of or (entry["kind"] == "adjustment" and entry.get("of") == of)):
             continue
         agreement = entry["agreement"]
         amount = Decimal(entry["amount"])
@@ -246,6 +250,71 @@ def check_cap_respected(entries: Any, cap: Decimal | str | int | None) -> None:
             f"after {_where(entry)} (amount {entry['amount']}, change {change}) the lease-back issued is {total}; "
             f"min(cap {limit if limit is not None else 'none'}, entitlement {entitlement}) is {expected}",
         )
+
+
+def check_guarantee_calls(entries: Any, documents: Any) -> None:
+    """(v2) Guarantee calls follow SPEC §5.7, from the ledger and the documents alone.
+
+    Every `guarantee_call` names a `debt_service` entry of its agreement, never one called
+    before, and is followed at once by its `discharge` (−c, provider → lender) and its
+    `reimbursement` (c, provider → guarantor) on the same obligation and date. Its amount c
+    is never more than round(covers × what the debt service still owed), nor than what the
+    guarantee's cap left; `uncapped` records that round(…) where the cap cut it. A discharge
+    never takes more than its obligation owed, and every reimbursement matches a call.
+    """
+    loaded = {agreement.id: agreement for agreement in loaded_agreements(documents)}
+    fields = _entry_fields(entries)
+    owed: dict[str, Decimal] = {}
+    called: set[str] = set()
+    calls: dict[str, Decimal] = {}
+    for position, entry in enumerate(fields):
+        kind, amount = entry["kind"], Decimal(entry["amount"]) if entry["kind"] not in SHARE_KINDS else None
+        if kind in OBLIGATION_KINDS and amount > 0:
+            owed[entry["id"]] = amount - Decimal(entry.get("credit_applied", "0"))
+        for item in entry.get("applied", []) if kind in ("payment", "adjustment") else []:
+            owed[item["entry"]] = owed.get(item["entry"], Decimal(0)) - Decimal(item["amount"])
+        if kind == "reimbursement":
+            before = fields[position - 2] if position >= 2 else {}
+            _require(before.get("kind") == "guarantee_call" and before.get("obligation") == entry["obligation"]
+                     and Decimal(before["amount"]) == amount, "guarantee",
+                     f"{_where(entry)} reimburses {amount} with no call of that amount on {entry['obligation']} just before")
+        if kind != "guarantee_call":
+            continue
+        target = entry["obligation"]
+        guarantee = loaded[entry["agreement"]].versions[entry["version"] - 1].document.guarantee
+        _require(target.startswith(f"{entry['agreement']}/") and target.endswith("/debt_service"), "guarantee",
+                 f"{_where(entry)} calls {target!r}, which is not a debt-service entry of its agreement")
+        _require(target not in called, "guarantee", f"{_where(entry)} calls {target} a second time")
+        called.add(target)
+        outstanding = owed.get(target, Decimal(0))
+        agreement = loaded[entry["agreement"]]
+        covered = _rounded(Fraction(outstanding) * Fraction(guarantee.covers), _places(agreement), _mode(agreement))
+        _require(0 < amount <= covered, "guarantee",
+                 f"{_where(entry)} calls {amount}; covers {guarantee.covers} × the {outstanding} still owed is {covered}")
+        so_far = calls.get(entry["agreement"], Decimal(0))
+        if guarantee.cap is not None:
+            _require(so_far + amount <= guarantee.cap, "guarantee",
+                     f"{_where(entry)} brings the calls to {so_far + amount}, above the guarantee's cap {guarantee.cap}")
+        _require(("uncapped" in entry) == (amount != covered), "guarantee",
+                 f"{_where(entry)}: uncapped {entry.get('uncapped')} but the covered amount is {covered}")
+        calls[entry["agreement"]] = so_far + amount
+        discharge, reimbursement = (fields[position + 1: position + 3] + [{}, {}])[:2]
+        _require(discharge.get("kind") == "discharge" and Decimal(discharge["amount"]) == -amount
+                 and discharge.get("obligation") == target and discharge.get("date") == entry["date"], "guarantee",
+                 f"{_where(entry)} is not followed by its discharge of {-amount} on {target}")
+        _require(-Decimal(discharge["amount"]) <= outstanding, "guarantee",
+                 f"{_where(discharge)} discharges {-Decimal(discharge['amount'])}; {target} owed only {outstanding}")
+        _require(reimbursement.get("kind") == "reimbursement" and reimbursement.get("date") == entry["date"]
+                 and (reimbursement["debtor"], reimbursement["creditor"]) == (discharge["debtor"], entry["debtor"]),
+                 "guarantee", f"{_where(entry)} is not followed by the provider's reimbursement of the guarantor")
+
+
+def _places(agreement) -> int:
+    return agreement.versions[0].document.settlement.rounding.places
+
+
+def _mode(agreement) -> str:
+    return agreement.versions[0].document.settlement.rounding.mode
 
 
 def check_step_downs_only(entries: Any, *, documents: Any = None) -> None:
