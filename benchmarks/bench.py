@@ -246,14 +246,15 @@ def peak_rss_mib(events: int, seed: int, lock: int | None, units: int) -> float:
     """
     code = (
         "import sys, tempfile, pathlib\n"
-        "from engine import bench\n"
+        "from benchmarks import bench\n"
         "work = pathlib.Path(tempfile.mkdtemp())\n"
         f"bench.write_agreement(work / 'contracts', {units}, {lock!r}, bench.years_for({events}, {units}))\n"
         f"bench.generate(work / 'log.jsonl', {events}, {seed}, {units})\n"
         "bench.replay(work / 'contracts', work / 'log.jsonl', work)\n"
         "print(bench.peak_rss_kib())\n"
     )
-    output = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    output = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True,
+                            cwd=Path(__file__).resolve().parents[1]).stdout
     return int(output.split()[-1]) / 1024
 
 
@@ -278,10 +279,13 @@ def incremental_costs_us(contracts: Path, path: Path, taken: int, probe: int = 2
         busy.feed_line(raw)
     snapshots = (fresh.snapshot(), busy.snapshot())
     del fresh, busy, lines
+    from engine.documents.loader import load_agreements
+
+    agreements = load_agreements(contracts)
     best = [float("inf"), float("inf")]
     for _ in range(runs):
         for side, snapshot in enumerate(snapshots):
-            engine = Engine.restore(snapshot)
+            engine = Engine.restore(snapshot, agreements)
             gc.collect()  # the restored objects are all young: settle them, as a running engine's are
             started = time.perf_counter()
             for raw in probe_lines:

@@ -19,3 +19,8 @@ def test_the_benchmark_log_replays_cleanly_and_the_same_every_time(tmp_path):
     assert status == 0 and seconds > 0
     assert bench.replay(tmp_path / "contracts", tmp_path / "log.jsonl", tmp_path)[1:] == (digest, 0)
     assert bench.floor(tmp_path / "log.jsonl") == 6000
+
+
+@pytest.mark.slow
+def test_the_memory_measurement_runs_in_a_fresh_process():
+    assert bench.peak_rss_mib(2000, 1, 2, bench.units_for(2000)) > 0

@@ -117,6 +117,12 @@ def _summary_bytes(summary: dict) -> bytes:
     return (json.dumps(summary, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
+def _by_direction(amounts: dict[str, str]) -> str:
+    """`guarantor→provider 1440.77, provider→guarantor 15000.00`: every direction of the agreement
+    (two, or six with a lender), in the summary's order."""
+    return ", ".join(f"{direction.replace('_to_', '→')} {amount}" for direction, amount in amounts.items())
+
+
 def render_summary(summary: dict) -> str:
     """The human-readable summary printed after a replay."""
     rejected = summary["rejected"]
@@ -129,17 +135,14 @@ def render_summary(summary: dict) -> str:
         out.append(f"{agreement_id}: {agreement['entries']} entries, head {agreement['head'] or '(none)'}")
         for kind, total in agreement["totals"].items():
             out.append(f"  {kind:<17} {total:>22}")
-        owed, credit = agreement["outstanding"], agreement["unapplied_credit"]
-        out.append(f"  outstanding       guarantor→provider {owed['guarantor_to_provider']}, "
-                   f"provider→guarantor {owed['provider_to_guarantor']}")
-        out.append(f"  unapplied credit  guarantor→provider {credit['guarantor_to_provider']}, "
-                   f"provider→guarantor {credit['provider_to_guarantor']}")
+        out.append(f"  outstanding       {_by_direction(agreement['outstanding'])}")
+        out.append(f"  unapplied credit  {_by_direction(agreement['unapplied_credit'])}")
     if rejected:
         out.append("")
         out.append("rejected lines:")
         for rejection in rejected[:20]:
             out.append(f"  line {rejection['line']}" + (f" ({rejection['id']})" if rejection["id"] else "")
-                       + f": {rejection['reason']}")
+                       + f" [{rejection['code']}]: {rejection['reason']}")
         if len(rejected) > 20:
             out.append(f"  … and {len(rejected) - 20} more (see --summary or --rejected)")
     return "\n".join(out)

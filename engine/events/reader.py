@@ -34,14 +34,17 @@ from typing import Any, BinaryIO, Callable, Iterator, NamedTuple, Protocol
 import orjson
 
 from engine.calendar import PERIOD_ID
+from engine.rejection_codes import Code
 from engine.events.model import (
     Close,
     Correction,
     Event,
     Exercise,
+    GuaranteeCall,
     JsonNumber,
     ParsedLine,
     Payment,
+    Problem,
     Revenue,
     SharePrice,
     StockSplit,
@@ -230,34 +233,34 @@ def parse_line(number: int, raw: bytes) -> ParsedLine:
     """
     if len(raw) > LINE_BYTES_MAX:
         reason = f"line is longer than {LINE_BYTES_MAX} bytes (1 MiB, without the line end), the most allowed"
-        return _rejected(number, raw, reason)
+        return _rejected(number, raw, reason, Code.TOO_LONG)
     fast = _parsed_plain(number, raw)
     if fast is not None:
         return fast
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
-        return _rejected(number, raw, f"invalid UTF-8 at byte {error.start + 1} of the line")
+        return _rejected(number, raw, f"invalid UTF-8 at byte {error.start + 1} of the line", Code.MALFORMED)
     if text.startswith(_BYTE_ORDER_MARK):
         reason = "line is not valid JSON: it starts with a byte-order mark (U+FEFF); write UTF-8 without a BOM"
-        return _rejected(number, raw, reason)
+        return _rejected(number, raw, reason, Code.MALFORMED)
     try:
         value = _DECODER.decode(text)
     except json.JSONDecodeError as error:
-        return _rejected(number, raw, _json_error_reason(error))
+        return _rejected(number, raw, _json_error_reason(error), Code.MALFORMED)
     except RecursionError:
         # Python's parser recursed hundreds of levels deep, far beyond the limit.
-        return _rejected(number, raw, f"nesting deeper than {DEPTH_MAX} levels")
+        return _rejected(number, raw, f"nesting deeper than {DEPTH_MAX} levels", Code.TOO_DEEP)
     if type(value) is not dict and type(value) is not _RepeatedKeys:
-        return _rejected(number, raw, f"expected one JSON object per line; got {_describe(value)}")
+        return _rejected(number, raw, f"expected one JSON object per line; got {_describe(value)}", Code.MALFORMED)
     identifier = _readable_id(value)
     try:
         # A lone surrogate cannot be encoded as UTF-8, so encoding is also the surrogate check.
         canonical = _canonical(value, 1).encode("utf-8")
     except _Strictness as error:
-        return _rejected(number, raw, str(error), identifier)
+        return _rejected(number, raw, str(error), error.code, identifier)
     except UnicodeEncodeError as error:
-        return _rejected(number, raw, _surrogate_reason(error.object[error.start]), identifier)
+        return _rejected(number, raw, _surrogate_reason(error.object[error.start]), Code.MALFORMED, identifier)
     fingerprint = hashlib.blake2b(canonical, digest_size=FINGERPRINT_BYTES).digest()
     event, problem = _type_event(value)
     return ParsedLine(number, raw, identifier, fingerprint, event, problem)
@@ -421,8 +424,13 @@ def _quantity(text: str) -> Decimal | None:
     return found
 
 
-def _rejected(number: int, raw: bytes, problem: str, identifier: str | None = None) -> ParsedLine:
-    return ParsedLine(number, raw, identifier, None, None, problem)
+def _joined(problems: list[Problem]) -> Problem:
+    """Several problems as one reason; the line's code is the first one's."""
+    return problems[0] if len(problems) == 1 else Problem("; ".join(problems), problems[0].code)
+
+
+def _rejected(number: int, raw: bytes, problem: str, code: Code, identifier: str | None = None) -> ParsedLine:
+    return ParsedLine(number, raw, identifier, None, None, Problem(problem, code))
 
 
 def _json_error_reason(error: json.JSONDecodeError) -> str:
@@ -448,6 +456,10 @@ def _readable_id(obj: dict) -> str | None:
 class _Strictness(Exception):
     """The value breaks a rule of strict JSON that Python's decoder let through."""
 
+    def __init__(self, message: str, code: Code) -> None:
+        super().__init__(message)
+        self.code = code
+
 
 def _canonical(value: Any, depth: int) -> str:
     """The canonical text of a JSON value, or `_Strictness` if it is not strict JSON.
@@ -460,7 +472,7 @@ def _canonical(value: Any, depth: int) -> str:
     kind = type(value)
     if kind is dict:
         if depth > DEPTH_MAX:
-            raise _Strictness(f"nesting deeper than {DEPTH_MAX} levels")
+            raise _Strictness(f"nesting deeper than {DEPTH_MAX} levels", Code.TOO_DEEP)
         members = []
         for key in sorted(value):
             item = value[key]
@@ -473,7 +485,7 @@ def _canonical(value: Any, depth: int) -> str:
         return value.text
     if kind is list:
         if depth > DEPTH_MAX:
-            raise _Strictness(f"nesting deeper than {DEPTH_MAX} levels")
+            raise _Strictness(f"nesting deeper than {DEPTH_MAX} levels", Code.TOO_DEEP)
         items = [_quote(item) if type(item) is str else _canonical(item, depth + 1) for item in value]
         return "[" + ",".join(items) + "]"
     if value is True:
@@ -484,10 +496,10 @@ def _canonical(value: Any, depth: int) -> str:
         return "null"
     if kind is _RepeatedKeys:
         if depth > DEPTH_MAX:
-            raise _Strictness(f"nesting deeper than {DEPTH_MAX} levels")
-        raise _Strictness(f"repeated key {_show(value.repeated[0])} in an object")
+            raise _Strictness(f"nesting deeper than {DEPTH_MAX} levels", Code.TOO_DEEP)
+        raise _Strictness(f"repeated key {_show(value.repeated[0])} in an object", Code.REPEATED_KEY)
     if kind is _NonFinite:
-        raise _Strictness(f"{value.text} is not valid JSON (strict JSON has no NaN or Infinity)")
+        raise _Strictness(f"{value.text} is not valid JSON (strict JSON has no NaN or Infinity)", Code.MALFORMED)
     raise AssertionError(f"json decoder produced an unexpected {kind.__name__}")
 
 
@@ -533,6 +545,10 @@ def _describe(value: Any) -> str:
 class _Invalid(Exception):
     """A field's value breaks its rule; the message says how, without the field path."""
 
+    def __init__(self, message: str, code: Code = Code.FIELD) -> None:
+        super().__init__(message)
+        self.code = code
+
 
 def _read_string(value: Any) -> str:
     if type(value) is str:
@@ -558,18 +574,20 @@ def _read_decimal(value: Any) -> Decimal:
         if DECIMAL_TEXT.fullmatch(value) is None:
             raise _Invalid(
                 'expected a decimal string like "2.10" or "-5" (digits with an optional point and '
-                f"leading minus; no exponent, plus sign, spaces or separators); got {_show(value)}"
+                f"leading minus; no exponent, plus sign, spaces or separators); got {_show(value)}", Code.NUMBER
             )
-        raise _Invalid(f"{problem}; got {_show(value)}")
+        raise _Invalid(f"{problem}; got {_show(value)}", Code.NUMBER)
     if kind is JsonNumber:
         if value.is_integer:
             if _DECIMAL_WITHIN_BOUNDS.fullmatch(value.text) is not None:
                 return Decimal(value.text)
             problem = decimal_text_problem(value.text)
             if problem is not None:
-                raise _Invalid(f"{problem}; got {_describe(value)}")
+                raise _Invalid(f"{problem}; got {_describe(value)}", Code.NUMBER)
             return Decimal(value.text)
-        raise _Invalid(f"give decimal amounts as strings, like {_suggested_text(value.text)}; got {_describe(value)}")
+        raise _Invalid(
+            f"give decimal amounts as strings, like {_suggested_text(value.text)}; got {_describe(value)}", Code.NUMBER
+        )
     raise _Invalid(f'expected a decimal string like "2.10"; got {_describe(value)}')
 
 
@@ -596,14 +614,15 @@ def _read_count(value: Any) -> int:
     if kind is JsonNumber and value.is_integer:
         digits = len(value.text.lstrip("-"))
         if digits > COUNT_DIGITS_MAX:
-            raise _Invalid(f"has {digits} digits; at most {COUNT_DIGITS_MAX} allowed")
+            raise _Invalid(f"has {digits} digits; at most {COUNT_DIGITS_MAX} allowed", Code.NUMBER)
         count = int(value.text)
         if count < 1:
-            raise _Invalid(f"must be at least 1; got {value.text}")
+            raise _Invalid(f"must be at least 1; got {value.text}", Code.NUMBER)
         return count
     if kind is str:
-        raise _Invalid(f"expected a JSON integer like 1000, not a string; got {_describe(value)}")
-    raise _Invalid(f"expected a whole number like 1000 (a JSON integer); got {_describe(value)}")
+        raise _Invalid(f"expected a JSON integer like 1000, not a string; got {_describe(value)}", Code.NUMBER)
+    code = Code.NUMBER if kind is JsonNumber else Code.FIELD  # a fraction is a count out of form; true is no count
+    raise _Invalid(f"expected a whole number like 1000 (a JSON integer); got {_describe(value)}", code)
 
 
 _DATE_TEXT = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
@@ -619,10 +638,10 @@ def _read_date(value: Any) -> date:
     if type(value) is not str:
         raise _Invalid(f'expected a date string like "2026-01-31"; got {_describe(value)}')
     if len(value) > TIMESTAMP_CHARS_MAX:
-        raise _Invalid(f'expected a date like "2026-01-31" (YYYY-MM-DD); got {_show(value)}')
+        raise _Invalid(f'expected a date like "2026-01-31" (YYYY-MM-DD); got {_show(value)}', Code.DATE)
     day, problem = _date_from_text(value)
     if problem is not None:
-        raise _Invalid(problem)
+        raise _Invalid(problem, Code.DATE)
     return day
 
 
@@ -641,10 +660,10 @@ def _read_timestamp(value: Any) -> datetime:
     if type(value) is not str:
         raise _Invalid(f"expected a timestamp string like {_TIMESTAMP_EXAMPLE}; got {_describe(value)}")
     if len(value) > TIMESTAMP_CHARS_MAX:
-        raise _Invalid(_timestamp_shape_reason(value))
+        raise _Invalid(_timestamp_shape_reason(value), Code.DATE)
     moment, problem = timestamp_from_text(value)
     if problem is not None:
-        raise _Invalid(problem)
+        raise _Invalid(problem, Code.DATE)
     return moment
 
 
@@ -701,11 +720,16 @@ def timestamp_from_text(text: str) -> tuple[datetime | None, str | None]:
         return None, f"timestamp is out of range once converted to UTC; got {shown}"
 
 
+_PERIOD_SHAPE = re.compile(r"[0-9]{4}-(?:[0-9]{2}|Q[0-9])")
+
+
 def _read_period(value: Any) -> str:
     if type(value) is not str:
         raise _Invalid(f'expected a period id string like "2026-01" or "2026-Q1"; got {_describe(value)}')
     if PERIOD_ID.fullmatch(value) is None:
-        raise _Invalid(f'expected a period id like "2026-01" (monthly) or "2026-Q1" (quarterly); got {_show(value)}')
+        # Shaped like a period id but no month or quarter (2026-13, 2026-Q5): it names no period.
+        code = Code.UNKNOWN_REFERENCE if _PERIOD_SHAPE.fullmatch(value) else Code.FIELD
+        raise _Invalid(f'expected a period id like "2026-01" (monthly) or "2026-Q1" (quarterly); got {_show(value)}', code)
     return value
 
 
@@ -777,83 +801,87 @@ _FIELDS: dict[str, dict[str, tuple[Reader | None, str]]] = {
         "date": (_read_date, REQUIRED),
         "fair_market_value": (None, UNREAD),
     },
+    "guarantee_call": {
+        "date": (_read_date, REQUIRED),
+        "obligation": (_read_string, REQUIRED),
+    },
 }
 EVENT_TYPES = tuple(_FIELDS)
 _ALLOWED = {name: frozenset(fields) | frozenset(_COMMON_FIELDS) for name, fields in _FIELDS.items()}
 
 
-def _type_event(obj: dict) -> tuple[Event | None, str | None]:
+def _type_event(obj: dict) -> tuple[Event | None, Problem | None]:
     """The event a strict-JSON object stands for, or every reason it cannot be one."""
-    problems: list[str] = []
+    problems: list[Problem] = []
     identifier = _common_string(obj, "id", problems)
     if identifier is not None:
         if not identifier:
-            problems.append("id: must not be empty")
+            problems.append(Problem("id: must not be empty", Code.FIELD))
         elif len(identifier) > ID_CHARS_MAX:
-            problems.append(f"id: has {len(identifier)} characters; at most {ID_CHARS_MAX} allowed")
+            problems.append(Problem(f"id: has {len(identifier)} characters; at most {ID_CHARS_MAX} allowed", Code.FIELD))
     agreement = _common_string(obj, "agreement", problems)
     if "meta" in obj:
         meta = obj["meta"]
         if meta is None:
-            problems.append(_null_reason("meta", optional=True))
+            problems.append(Problem(_null_reason("meta", optional=True), Code.FIELD))
         elif type(meta) is not dict:
-            problems.append(f"meta: expected a JSON object; got {_describe(meta)}")
+            problems.append(Problem(f"meta: expected a JSON object; got {_describe(meta)}", Code.FIELD))
     type_name = _type_name(obj, problems)
     if type_name is None:
-        return None, "; ".join(problems)
+        return None, _joined(problems)
     fields = _FIELDS[type_name]
     allowed = _ALLOWED[type_name]
     if not obj.keys() <= allowed:
         unknown = [key for key in obj if key not in allowed]
         for key in unknown[:UNKNOWN_FIELDS_SHOWN_MAX]:
             suggestion = _did_you_mean(key, sorted(allowed))
-            problems.append(f"unknown field {_show(key)} in a {type_name} event{suggestion}")
+            problems.append(Problem(f"unknown field {_show(key)} in a {type_name} event{suggestion}", Code.FIELD))
         _note_more_unknown_fields(unknown, problems)
     values = _read_fields(obj, fields, type_name, problems)
     if problems:
-        return None, "; ".join(problems)
+        return None, _joined(problems)
     _RULES[type_name](obj, values, type_name, problems)
     if problems:
-        return None, "; ".join(problems)
+        return None, _joined(problems)
     return _BUILDERS[type_name](identifier, agreement, values), None
 
 
-def _common_string(obj: dict, field: str, problems: list[str]) -> str | None:
+def _common_string(obj: dict, field: str, problems: list[Problem]) -> str | None:
     if field not in obj:
-        problems.append(f"{field}: missing; every event needs one")
+        problems.append(Problem(f"{field}: missing; every event needs one", Code.FIELD))
         return None
     value = obj[field]
     if type(value) is str:
         return value
     if value is None:
-        problems.append(_null_reason(field, optional=False))
+        problems.append(Problem(_null_reason(field, optional=False), Code.FIELD))
     else:
-        problems.append(f"{field}: expected a string; got {_describe(value)}")
+        problems.append(Problem(f"{field}: expected a string; got {_describe(value)}", Code.FIELD))
     return None
 
 
-def _type_name(obj: dict, problems: list[str]) -> str | None:
+def _type_name(obj: dict, problems: list[Problem]) -> str | None:
     expected = ", ".join(EVENT_TYPES)
     if "type" not in obj:
-        problems.append(f"type: missing; expected one of {expected}")
+        problems.append(Problem(f"type: missing; expected one of {expected}", Code.FIELD))
         return None
     value = obj["type"]
     if type(value) is not str:
         if value is None:
-            problems.append(_null_reason("type", optional=False))
+            problems.append(Problem(_null_reason("type", optional=False), Code.FIELD))
         else:
-            problems.append(f"type: expected a string; got {_describe(value)}")
+            problems.append(Problem(f"type: expected a string; got {_describe(value)}", Code.FIELD))
         return None
     if value not in _FIELDS:
-        problems.append(f"type: unknown event type {_show(value)}; expected one of {expected}")
+        problems.append(Problem(f"type: unknown event type {_show(value)}; expected one of {expected}", Code.FIELD))
         return None
     return value
 
 
-def _note_more_unknown_fields(unknown: list[str], problems: list[str]) -> None:
+def _note_more_unknown_fields(unknown: list[str], problems: list[Problem]) -> None:
     # A line may hold thousands of unknown fields; naming a few is enough to fix it.
     if len(unknown) > UNKNOWN_FIELDS_SHOWN_MAX:
-        problems.append(f"and {len(unknown) - UNKNOWN_FIELDS_SHOWN_MAX} more unknown fields")
+        problems.append(Problem(f"and {len(unknown) - UNKNOWN_FIELDS_SHOWN_MAX} more unknown fields", Code.FIELD))
 
 
 def _did_you_mean(key: str, candidates: list[str]) -> str:
@@ -867,7 +895,7 @@ def _null_reason(path: str, *, optional: bool) -> str:
     return f"{path}: null is not a value; this field is required"
 
 
-def _read_fields(obj: dict, fields: dict, path: str, problems: list[str]) -> dict[str, Any]:
+def _read_fields(obj: dict, fields: dict, path: str, problems: list[Problem]) -> dict[str, Any]:
     """Read every present field with its reader; note missing required fields and nulls."""
     values: dict[str, Any] = {}
     for field, (reader, presence) in fields.items():
@@ -875,93 +903,93 @@ def _read_fields(obj: dict, fields: dict, path: str, problems: list[str]) -> dic
             continue
         if field not in obj:
             if presence is REQUIRED:
-                problems.append(f"{path}.{field}: missing; this field is required")
+                problems.append(Problem(f"{path}.{field}: missing; this field is required", Code.FIELD))
             continue
         value = obj[field]
         if value is None:
-            problems.append(_null_reason(f"{path}.{field}", optional=presence is OPTIONAL))
+            problems.append(Problem(_null_reason(f"{path}.{field}", optional=presence is OPTIONAL), Code.FIELD))
             continue
         try:
             values[field] = reader(value)
         except _Invalid as error:
-            problems.append(f"{path}.{field}: {error}")
+            problems.append(Problem(f"{path}.{field}: {error}", error.code))
     return values
 
 
 # --- Value rules judged on the line alone: (object, read values, path, problems) -> None --
 
 
-def _utilization_rules(obj: dict, values: dict, path: str, problems: list[str]) -> None:
+def _utilization_rules(obj: dict, values: dict, path: str, problems: list[Problem]) -> None:
     start, end = values["start"], values["end"]
     if not start < end:
-        problems.append(f"{path}.end: must be after start; got start {_utc_text(start)} and end {_utc_text(end)}")
+        problems.append(Problem(f"{path}.end: must be after start; got start {_utc_text(start)} and end {_utc_text(end)}", Code.INTERVAL))
     available, sold = values["available_gpu_hours"], values["sold_gpu_hours"]
     if available < 0:
-        problems.append(f"{path}.available_gpu_hours: must not be negative; got {_decimal_text(available)}")
+        problems.append(Problem(f"{path}.available_gpu_hours: must not be negative; got {_decimal_text(available)}", Code.NUMBER))
     if sold < 0:
-        problems.append(f"{path}.sold_gpu_hours: must not be negative; got {_decimal_text(sold)}")
+        problems.append(Problem(f"{path}.sold_gpu_hours: must not be negative; got {_decimal_text(sold)}", Code.NUMBER))
     elif available >= 0 and sold > available:
-        problems.append(
+        problems.append(Problem(
             f"{path}.sold_gpu_hours: sold above available "
-            f"({_decimal_text(sold)} sold, {_decimal_text(available)} available)"
-        )
+            f"({_decimal_text(sold)} sold, {_decimal_text(available)} available)", Code.CAPACITY
+        ))
 
 
 def _utc_text(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def _no_rules(obj: dict, values: dict, path: str, problems: list[str]) -> None:
+def _no_rules(obj: dict, values: dict, path: str, problems: list[Problem]) -> None:
     return None
 
 
-def _correction_rules(obj: dict, values: dict, path: str, problems: list[str]) -> None:
+def _correction_rules(obj: dict, values: dict, path: str, problems: list[Problem]) -> None:
     has_replacement, has_void = "replacement" in values, "void" in values
     if has_replacement and has_void:
-        problems.append(f"{path}: give exactly one of replacement or void; got both")
+        problems.append(Problem(f"{path}: give exactly one of replacement or void; got both", Code.FIELD))
     elif not has_replacement and not has_void:
-        problems.append(f"{path}: give exactly one of replacement (an object) or void: true; got neither")
+        problems.append(Problem(f"{path}: give exactly one of replacement (an object) or void: true; got neither", Code.FIELD))
 
 
-def _payment_rules(obj: dict, values: dict, path: str, problems: list[str]) -> None:
+def _payment_rules(obj: dict, values: dict, path: str, problems: list[Problem]) -> None:
     if values["amount"] <= 0:
-        problems.append(f"{path}.amount: must be > 0; got {_decimal_text(values['amount'])}")
+        problems.append(Problem(f"{path}.amount: must be > 0; got {_decimal_text(values['amount'])}", Code.NUMBER))
     if values["payer"] == values["payee"]:
-        problems.append(f"{path}.payee: must differ from payer; both are {_show(values['payer'])}")
+        problems.append(Problem(f"{path}.payee: must differ from payer; both are {_show(values['payer'])}", Code.UNKNOWN_REFERENCE))
 
 
-def _share_price_rules(obj: dict, values: dict, path: str, problems: list[str]) -> None:
+def _share_price_rules(obj: dict, values: dict, path: str, problems: list[Problem]) -> None:
     for field in ("price", "volume"):
         if values[field] <= 0:
-            problems.append(f"{path}.{field}: must be > 0; got {_decimal_text(values[field])}")
+            problems.append(Problem(f"{path}.{field}: must be > 0; got {_decimal_text(values[field])}", Code.NUMBER))
 
 
-def _exercise_rules(obj: dict, values: dict, path: str, problems: list[str]) -> None:
+def _exercise_rules(obj: dict, values: dict, path: str, problems: list[Problem]) -> None:
     method = values["method"]
     if method not in ("cash", "net"):
-        problems.append(f'{path}.method: expected "cash" or "net"; got {_show(method)}')
+        problems.append(Problem(f'{path}.method: expected "cash" or "net"; got {_show(method)}', Code.FIELD))
         return
     if method == "cash":
         return  # SPEC §4: fair_market_value is not read for a cash exercise
     field = "fair_market_value"
     if field not in obj:
-        problems.append(f"{path}.{field}: missing; a net exercise needs it")
+        problems.append(Problem(f"{path}.{field}: missing; a net exercise needs it", Code.FIELD))
         return
     if obj[field] is None:
-        problems.append(_null_reason(f"{path}.{field}", optional=False))
+        problems.append(Problem(_null_reason(f"{path}.{field}", optional=False), Code.FIELD))
         return
     try:
         value = _read_decimal(obj[field])
     except _Invalid as error:
-        problems.append(f"{path}.{field}: {error}")
+        problems.append(Problem(f"{path}.{field}: {error}", error.code))
         return
     if value <= 0:
-        problems.append(f"{path}.{field}: must be > 0; got {_decimal_text(value)}")
+        problems.append(Problem(f"{path}.{field}: must be > 0; got {_decimal_text(value)}", Code.NUMBER))
         return
     values[field] = value
 
 
-_RULES: dict[str, Callable[[dict, dict, str, list[str]], None]] = {
+_RULES: dict[str, Callable[[dict, dict, str, list[Problem]], None]] = {
     "utilization": _utilization_rules,
     "revenue": _no_rules,
     "correction": _correction_rules,
@@ -971,6 +999,7 @@ _RULES: dict[str, Callable[[dict, dict, str, list[str]], None]] = {
     "share_price": _share_price_rules,
     "stock_split": _no_rules,
     "exercise": _exercise_rules,
+    "guarantee_call": _no_rules,
 }
 
 _BUILDERS: dict[str, Callable[[str, str, dict], Event]] = {
@@ -989,12 +1018,13 @@ _BUILDERS: dict[str, Callable[[str, str, dict], Event]] = {
     "exercise": lambda i, a, v: Exercise(
         i, a, v["tranche"], v["shares"], v["method"], v["date"], v.get("fair_market_value")
     ),
+    "guarantee_call": lambda i, a, v: GuaranteeCall(i, a, v["date"], v["obligation"]),
 }
 
 _TYPE_NAMES = {Utilization: "utilization", Revenue: "revenue"}
 
 
-def replacement(correction: Correction, kind: type) -> Utilization | Revenue | str:
+def replacement(correction: Correction, kind: type) -> Utilization | Revenue | Problem:
     """Type a correction's replacement as the corrected event's type, or say why it can't be.
 
     The typed event takes the corrected event's id (`correction.corrects`) and the
@@ -1009,18 +1039,18 @@ def replacement(correction: Correction, kind: type) -> Utilization | Revenue | s
     obj = correction.replacement
     path = "replacement"
     fields = _FIELDS[type_name]
-    problems: list[str] = []
+    problems: list[Problem] = []
     unknown = [key for key in obj if key not in fields]
     for key in unknown[:UNKNOWN_FIELDS_SHOWN_MAX]:
         suggestion = "" if key in _COMMON_FIELDS else _did_you_mean(key, list(fields))
-        problems.append(
+        problems.append(Problem(
             f"{path}: unknown field {_show(key)}{suggestion}; a replacement of a {type_name} event "
-            f"holds exactly {', '.join(fields)}"
-        )
+            f"holds exactly {', '.join(fields)}", Code.FIELD
+        ))
     _note_more_unknown_fields(unknown, problems)
     values = _read_fields(obj, fields, path, problems)
     if not problems:
         _RULES[type_name](obj, values, path, problems)
     if problems:
-        return "; ".join(problems)
+        return _joined(problems)
     return _BUILDERS[type_name](correction.corrects, correction.agreement, values)

@@ -6,6 +6,8 @@ Stages, bottom up: `terms` (which version governs), `rules` (pure amount rules),
 lanes (`lane`, `_lane.c`) and `parallel` (agreements over several processes).
 """
 
-from engine.replay.engine import ENGINE_NAME, SEMANTICS, Engine, InternalError, LineOutcome, RejectedLine, Rejection
+from engine.replay.engine import ENGINE_NAME, SEMANTICS, Engine, InternalError, LineOutcome, RejectedLine
+from engine.replay.rejected import Rejection
+from engine.replay.snapshot import SnapshotError
 
-__all__ = ["ENGINE_NAME", "SEMANTICS", "Engine", "InternalError", "LineOutcome", "RejectedLine", "Rejection"]
+__all__ = ["ENGINE_NAME", "SEMANTICS", "Engine", "InternalError", "LineOutcome", "RejectedLine", "Rejection", "SnapshotError"]

@@ -6,7 +6,7 @@
  * the same decisions as the Python reference, which stays the authority:
  *
  *   read_plain_utilization(raw)   is  engine.events.reader.read_plain_utilization
- *   plain(engine, raw, number)    is  Engine._plain_reference with AgreementReplay.plain_utilization
+ *   plain(lane, raw, number)      is  Engine._plain_reference with AgreementReplay.plain_utilization
  *
  * and, for the routing pass of `backstop replay --workers` (engine/parallel.py):
  *
@@ -20,6 +20,14 @@
  * (`configure` hands it over), so the numbers are the reference's, object for object.
  * tests/replay/test_compiled_lane.py holds each to its reference, and checks the constants
  * below against the Python ones they copy.
+ *
+ * The lane reaches into no object by name. It is handed what it works on: the engine's lane
+ * (`Engine._lane`: the agreements' lanes, the id map, the count of lines) and each agreement's
+ * (`AgreementReplay.lane`), lists in which the Python side keeps that state itself, in the
+ * order of ENGINE_LANE_FIELDS and AGREEMENT_LANE_FIELDS. `configure` is handed the names of
+ * both orders, which must be the ones compiled here, and the member descriptors of the key
+ * fields it reads and writes (`Key.available`, `Key.sold`, `Key.inputs`): a field renamed on
+ * one side only fails at import, never silently.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -34,11 +42,32 @@
 
 /* Set by configure(): what the lane shares with the Python reference. */
 static PyObject *loads, *decode_error, *quantities, *quantity, *zero, *exact_add;
+/* ... and the descriptors of Key.available, Key.sold and Key.inputs. */
+static PyObject *key_available_field, *key_sold_field, *key_inputs_field;
 
-/* Interned names: the line's members and the attributes the lane reads. */
+/* Interned names: the line's members. */
 static PyObject *member[PLAIN_MEMBERS], *s_utilization, *one;
-static PyObject *s_agreements, *s_ids, *s_lines, *s_spans, *s_locked_below, *s_capacities, *s_keys,
-    *s_closed, *s_restated, *s_number, *s_available, *s_sold, *s_inputs, *s_plain_utilization;
+
+/* The engine's lane and an agreement's, item by item (engine.replay.lane checks the order). */
+enum { ENGINE_LANES, ENGINE_IDS, ENGINE_LINES, ENGINE_LANE_SIZE };
+static const char *engine_lane_fields[ENGINE_LANE_SIZE] = {"lanes", "ids", "lines"};
+enum { LANE_SPANS, LANE_LOCKED_BELOW, LANE_CAPACITIES, LANE_KEYS, LANE_CLOSED, LANE_RESTATED, LANE_NUMBER,
+       LANE_PLAIN_UTILIZATION, AGREEMENT_LANE_SIZE };
+static const char *agreement_lane_fields[AGREEMENT_LANE_SIZE] = {
+    "spans", "locked_below", "capacities", "keys", "closed", "restated", "number", "plain_utilization"};
+
+/* A key's field through its member descriptor: a new reference, NULL on error. */
+static PyObject *
+key_field(PyObject *field, PyObject *key)
+{
+    return Py_TYPE(field)->tp_descr_get(field, key, (PyObject *)Py_TYPE(key));
+}
+
+static int
+set_key_field(PyObject *field, PyObject *key, PyObject *value)
+{
+    return Py_TYPE(field)->tp_descr_set(field, key, value);
+}
 
 enum { ID, TYPE, AGREEMENT, POOL, START, END, AVAILABLE, SOLD };
 
@@ -384,7 +413,7 @@ put_le(unsigned char *to, uint64_t value, int bytes)
 /* AgreementReplay.plain_utilization's common case: 1 applied, 0 for the Python method to
  * decide (nothing has changed), -1 on error. */
 static int
-apply_common(PyObject *replay, PyObject *line, long long order, long long number, PyObject *ids)
+apply_common(PyObject *lane, PyObject *line, long long order, long long number, PyObject *ids)
 {
     PyObject *event_id = PyTuple_GET_ITEM(line, 0), *pool_text = PyTuple_GET_ITEM(line, 2),
              *start = PyTuple_GET_ITEM(line, 3), *end = PyTuple_GET_ITEM(line, 4),
@@ -397,8 +426,7 @@ apply_common(PyObject *replay, PyObject *line, long long order, long long number
     int status = 0, ok = 1;
 
     /* span = self._spans.get(start), learnt already, with this end */
-    if ((spans = PyObject_GetAttr(replay, s_spans)) == NULL)
-        goto error;
+    spans = Py_NewRef(PyList_GET_ITEM(lane, LANE_SPANS));
     if (!PyDict_CheckExact(spans))
         goto done;
     span = PyDict_GetItemWithError(spans, start);
@@ -419,16 +447,14 @@ apply_common(PyObject *replay, PyObject *line, long long order, long long number
     long long index = integer(index_object, &ok), span_number = integer(PyTuple_GET_ITEM(span, 2), &ok);
 
     /* not locked */
-    if ((locked = PyObject_GetAttr(replay, s_locked_below)) == NULL)
-        goto error;
+    locked = Py_NewRef(PyList_GET_ITEM(lane, LANE_LOCKED_BELOW));
     long long locked_below = integer(locked, &ok);
     if (!ok || index < locked_below || index < 0 || index > INT32_MAX || span_number < 0 ||
         span_number > UINT32_MAX)
         goto done;
 
     /* (pool number, pool, capacity) = self._capacities[index].get(pool) */
-    if ((capacities = PyObject_GetAttr(replay, s_capacities)) == NULL)
-        goto error;
+    capacities = Py_NewRef(PyList_GET_ITEM(lane, LANE_CAPACITIES));
     if (!PyList_CheckExact(capacities) || index >= PyList_GET_SIZE(capacities))
         goto done;
     PyObject *pools = PyList_GET_ITEM(capacities, index);
@@ -449,8 +475,7 @@ apply_common(PyObject *replay, PyObject *line, long long order, long long number
         goto done;
 
     /* the key, which the Python method makes when it is new */
-    if ((keys = PyObject_GetAttr(replay, s_keys)) == NULL)
-        goto error;
+    keys = Py_NewRef(PyList_GET_ITEM(lane, LANE_KEYS));
     if (!PyDict_CheckExact(keys))
         goto done;
     PyObject *period_keys = PyDict_GetItemWithError(keys, index_object);
@@ -468,7 +493,7 @@ apply_common(PyObject *replay, PyObject *line, long long order, long long number
     Py_INCREF(key);
 
     /* both sums, exact, and the capacity check, before anything changes */
-    if ((key_available = PyObject_GetAttr(key, s_available)) == NULL)
+    if ((key_available = key_field(key_available_field, key)) == NULL)
         goto error;
     PyObject *arguments[2] = {key_available, available};
     if ((total = PyObject_Vectorcall(exact_add, arguments, 2, NULL)) == NULL)
@@ -478,21 +503,19 @@ apply_common(PyObject *replay, PyObject *line, long long order, long long number
         goto error;
     if (over)
         goto done;
-    if ((key_sold = PyObject_GetAttr(key, s_sold)) == NULL)
+    if ((key_sold = key_field(key_sold_field, key)) == NULL)
         goto error;
     arguments[0] = key_sold;
     arguments[1] = sold;
     if ((sold_total = PyObject_Vectorcall(exact_add, arguments, 2, NULL)) == NULL)
         goto error;
-    if ((inputs = PyObject_GetAttr(key, s_inputs)) == NULL)
+    if ((inputs = key_field(key_inputs_field, key)) == NULL)
         goto error;
-    if ((closed = PyObject_GetAttr(replay, s_closed)) == NULL)
-        goto error;
+    closed = Py_NewRef(PyList_GET_ITEM(lane, LANE_CLOSED));
     long long closed_below = integer(closed, &ok);
 
     /* the input's record, as engine.replay.inputs.plain_utilization_head(...) + values */
-    if ((agreement_number = PyObject_GetAttr(replay, s_number)) == NULL)
-        goto error;
+    agreement_number = Py_NewRef(PyList_GET_ITEM(lane, LANE_NUMBER));
     long long agreement = integer(agreement_number, &ok);
     if (!ok || !PyList_CheckExact(inputs) || agreement < 0 || agreement > UINT16_MAX ||
         !PyUnicode_IS_ASCII(values))
@@ -513,16 +536,16 @@ apply_common(PyObject *replay, PyObject *line, long long order, long long number
     memcpy(to + HEAD_BYTES, PyUnicode_1BYTE_DATA(values), value_bytes);
 
     /* and now the changes, in the Python method's order */
-    if (PyObject_SetAttr(key, s_available, total) < 0 || PyObject_SetAttr(key, s_sold, sold_total) < 0 ||
+    if (set_key_field(key_available_field, key, total) < 0 || set_key_field(key_sold_field, key, sold_total) < 0 ||
         PyList_Append(inputs, event_id) < 0)
         goto error;
     if (index < closed_below) {
-        PyObject *restated = PyObject_GetAttr(replay, s_restated);
-        if (restated == NULL)
+        PyObject *restated = PyList_GET_ITEM(lane, LANE_RESTATED);
+        if (!PySet_CheckExact(restated)) {
+            PyErr_SetString(PyExc_TypeError, "plain(): an agreement's restated periods must be a set");
             goto error;
-        int added = PySet_Add(restated, index_object);
-        Py_DECREF(restated);
-        if (added < 0)
+        }
+        if (PySet_Add(restated, index_object) < 0)
             goto error;
     }
     if (PyDict_SetItem(ids, event_id, record) < 0)
@@ -555,80 +578,117 @@ static PyObject *
 plain(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError, "plain() takes engine, raw and number");
+        PyErr_SetString(PyExc_TypeError, "plain() takes the engine's lane, raw and number");
         return NULL;
     }
     PyObject *engine = args[0], *raw = args[1], *number_object = args[2];
+    if (!PyList_CheckExact(engine) || PyList_GET_SIZE(engine) != ENGINE_LANE_SIZE) {
+        PyErr_SetString(PyExc_TypeError, "plain(): expected the engine's lane (Engine._lane)");
+        return NULL;
+    }
     PyObject *line = read_plain_utilization(module, raw);
     if (line == NULL || line == Py_None)
         return line;
-    PyObject *result = NULL, *agreements = NULL, *ids = NULL, *lines = NULL, *order_object = NULL;
+    PyObject *result = NULL, *order_object = NULL;
     PyObject *event_id = PyTuple_GET_ITEM(line, 0);
-    if ((agreements = PyObject_GetAttr(engine, s_agreements)) == NULL || (ids = PyObject_GetAttr(engine, s_ids)) == NULL ||
-        (lines = PyObject_GetAttr(engine, s_lines)) == NULL)
-        goto done;
-    if (!PyDict_CheckExact(agreements) || !PyDict_CheckExact(ids)) {
-        PyErr_SetString(PyExc_TypeError, "plain(): the engine's agreements and ids must be dicts");
+    PyObject *lanes = PyList_GET_ITEM(engine, ENGINE_LANES), *ids = PyList_GET_ITEM(engine, ENGINE_IDS),
+             *lines = PyList_GET_ITEM(engine, ENGINE_LINES);
+    if (!PyDict_CheckExact(lanes) || !PyDict_CheckExact(ids)) {
+        PyErr_SetString(PyExc_TypeError, "plain(): the engine's lanes and ids must be dicts");
         goto done;
     }
-    PyObject *replay = PyDict_GetItemWithError(agreements, PyTuple_GET_ITEM(line, 1));
-    if (replay == NULL) {
+    PyObject *lane = PyDict_GetItemWithError(lanes, PyTuple_GET_ITEM(line, 1));
+    if (lane == NULL) {
         if (!PyErr_Occurred())
             result = Py_NewRef(Py_None);
         goto done;
     }
-    int in_use = PyDict_Contains(ids, event_id);
-    if (in_use < 0)
-        goto done;
-    if (in_use) {
-        result = Py_NewRef(Py_None);
+    if (!PyList_CheckExact(lane) || PyList_GET_SIZE(lane) != AGREEMENT_LANE_SIZE) {
+        PyErr_SetString(PyExc_TypeError, "plain(): expected an agreement's lane (AgreementReplay.lane)");
         goto done;
     }
+    Py_INCREF(lane); /* held while the Python method may run */
+    int in_use = PyDict_Contains(ids, event_id);
+    if (in_use < 0)
+        goto done_lane;
+    if (in_use) {
+        result = Py_NewRef(Py_None);
+        goto done_lane;
+    }
     if ((order_object = PyNumber_Add(lines, one)) == NULL)
-        goto done;
+        goto done_lane;
     int ok = 1;
     long long order = integer(order_object, &ok), number = integer(number_object, &ok);
-    int applied = ok ? apply_common(replay, line, order, number, ids) : 0;
+    int applied = ok ? apply_common(lane, line, order, number, ids) : 0;
     if (applied < 0)
-        goto done;
+        goto done_lane;
     if (applied == 0) { /* the Python method decides, and may change state */
-        PyObject *call[4] = {replay, line, order_object, number_object};
-        PyObject *taken = PyObject_VectorcallMethod(s_plain_utilization, call, 4, NULL);
+        PyObject *call[3] = {line, order_object, number_object};
+        PyObject *taken = PyObject_Vectorcall(PyList_GET_ITEM(lane, LANE_PLAIN_UTILIZATION), call, 3, NULL);
         if (taken == NULL)
-            goto done;
+            goto done_lane;
         applied = PyObject_IsTrue(taken);
         Py_DECREF(taken);
         if (applied < 0)
-            goto done;
+            goto done_lane;
     }
     if (!applied) {
         result = Py_NewRef(Py_None);
-        goto done;
+        goto done_lane;
     }
-    if (PyObject_SetAttr(engine, s_lines, order_object) < 0)
-        goto done;
+    if (PyList_SetItem(engine, ENGINE_LINES, Py_NewRef(order_object)) < 0)
+        goto done_lane;
     result = Py_NewRef(event_id);
+done_lane:
+    Py_DECREF(lane);
 done:
-    Py_XDECREF(agreements);
-    Py_XDECREF(ids);
-    Py_XDECREF(lines);
     Py_XDECREF(order_object);
     Py_DECREF(line);
     return result;
 }
 
+/* The names of a lane's items, as Python orders them, must be the ones compiled here. */
+static int
+same_fields(PyObject *given, const char **expected, Py_ssize_t size, const char *what)
+{
+    if (!PyTuple_CheckExact(given) || PyTuple_GET_SIZE(given) != size)
+        goto differ;
+    for (Py_ssize_t i = 0; i < size; i++) {
+        PyObject *name = PyTuple_GET_ITEM(given, i);
+        if (!PyUnicode_Check(name) || PyUnicode_CompareWithASCIIString(name, expected[i]) != 0)
+            goto differ;
+    }
+    return 1;
+differ:
+    PyErr_Format(PyExc_RuntimeError,
+                 "the compiled lane was built for another %s (%R given); rebuild it (pip install -e .)", what, given);
+    return 0;
+}
+
 static PyObject *
 configure(PyObject *module, PyObject *args)
 {
-    PyObject *given[6];
-    if (!PyArg_ParseTuple(args, "OOOOOO:configure", &given[0], &given[1], &given[2], &given[3], &given[4], &given[5]))
+    PyObject *given[9], *engine_fields, *agreement_fields;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOOO:configure", &given[0], &given[1], &given[2], &given[3], &given[4],
+                          &given[5], &engine_fields, &agreement_fields, &given[6], &given[7], &given[8]))
         return NULL;
     if (!PyDict_CheckExact(given[2])) {
         PyErr_SetString(PyExc_TypeError, "configure(): the quantities must be a dict");
         return NULL;
     }
-    PyObject **slots[6] = {&loads, &decode_error, &quantities, &quantity, &zero, &exact_add};
-    for (int i = 0; i < 6; i++)
+    if (!same_fields(engine_fields, engine_lane_fields, ENGINE_LANE_SIZE, "engine lane") ||
+        !same_fields(agreement_fields, agreement_lane_fields, AGREEMENT_LANE_SIZE, "agreement lane"))
+        return NULL;
+    for (int i = 6; i < 9; i++) {
+        PyTypeObject *kind = Py_TYPE(given[i]);
+        if (kind->tp_descr_get == NULL || kind->tp_descr_set == NULL) {
+            PyErr_Format(PyExc_TypeError, "configure(): expected the descriptor of a Key field; got %R", given[i]);
+            return NULL;
+        }
+    }
+    PyObject **slots[9] = {&loads, &decode_error, &quantities, &quantity, &zero, &exact_add,
+                           &key_available_field, &key_sold_field, &key_inputs_field};
+    for (int i = 0; i < 9; i++)
         Py_XSETREF(*slots[i], Py_NewRef(given[i]));
     Py_RETURN_NONE;
 }
@@ -639,9 +699,10 @@ static PyMethodDef methods[] = {
     {"ids_apart", ids_apart, METH_O, "ids_apart(arrays): True when no value occurs in two of them."},
     {"route", route, METH_O, "route(raw): (agreement, id) of a flat line of strings written plainly, else None."},
     {"plain", (PyCFunction)(void (*)(void))plain, METH_FASTCALL,
-     "plain(engine, raw, number): Engine._plain, compiled."},
+     "plain(lane, raw, number): Engine._plain, compiled, given the engine's lane."},
     {"configure", configure, METH_VARARGS,
-     "configure(loads, decode_error, quantities, quantity, zero, exact_add): what the lane shares with Python."},
+     "configure(loads, decode_error, quantities, quantity, zero, exact_add, engine_fields, agreement_fields, "
+     "available, sold, inputs): what the lane shares with Python."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -657,19 +718,8 @@ PyInit__lane(void)
     for (int i = 0; i < PLAIN_MEMBERS; i++)
         if ((member[i] = PyUnicode_InternFromString(members[i])) == NULL)
             return NULL;
-    struct {
-        PyObject **name;
-        const char *text;
-    } names[] = {
-        {&s_utilization, "utilization"}, {&s_agreements, "agreements"}, {&s_ids, "ids"},
-        {&s_lines, "lines"}, {&s_spans, "_spans"}, {&s_locked_below, "locked_below"},
-        {&s_capacities, "_capacities"}, {&s_keys, "keys"}, {&s_closed, "closed"},
-        {&s_restated, "restated"}, {&s_number, "number"}, {&s_available, "available"},
-        {&s_sold, "sold"}, {&s_inputs, "inputs"}, {&s_plain_utilization, "plain_utilization"},
-    };
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if ((*names[i].name = PyUnicode_InternFromString(names[i].text)) == NULL)
-            return NULL;
+    if ((s_utilization = PyUnicode_InternFromString("utilization")) == NULL)
+        return NULL;
     if ((one = PyLong_FromLong(1)) == NULL)
         return NULL;
     return PyModule_Create(&lane_module);

@@ -9,24 +9,26 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from types import MethodType
+from functools import partial
 from typing import BinaryIO, Callable, Iterable, Iterator, Mapping, NamedTuple
 
-from engine.replay.agreement import AgreementReplay, Rejected
+from engine.replay import snapshot as snapshots
+from engine.replay.agreement import AgreementReplay
+from engine.rejection_codes import Code
+from engine.replay.rejected import Rejected, Rejection
 from engine.documents.loader import load_agreements, load_agreements_from_mappings
 from engine.events import model as ev
 from engine.events.reader import LongLines, iter_lines, parse_line, read_plain_utilization
 from engine.replay.inputs import IdRecord, unpack_input
-from engine.replay.lane import COMPILED
+from engine.replay.lane import COMPILED, ENGINE_LANE_FIELDS, lane_field
 from engine.ledger.chain import IssuedEntry
 from engine.replay.terms import AgreementTerms
 
 ENGINE_NAME = "backstop"
-SEMANTICS = "backstop/v1"
+SEMANTICS = "backstop/v2"
 _PROGRESS_MASK = 2**14 - 1  # feed_log reports progress every 16,384 lines
 
 
@@ -47,21 +49,18 @@ class LineOutcome(NamedTuple):
     reason: str | None
     raw: bytes
     entries: tuple[IssuedEntry, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    line: int
-    id: str | None
-    reason: str
+    code: Code | None = None  # a rejected line's rejection code (semantics §7); None otherwise
 
 
 class RejectedLine(Exception):
     """Raised by `feed_line(..., strict=True)` for a line that was rejected; the message is the reason."""
 
     def __init__(self, outcome: LineOutcome) -> None:
-        super().__init__(f"line {outcome.line}" + (f" ({outcome.id})" if outcome.id else "") + f": {outcome.reason}")
+        super().__init__(
+            f"line {outcome.line}" + (f" ({outcome.id})" if outcome.id else "") + f" [{outcome.code}]: {outcome.reason}"
+        )
         self.outcome = outcome
+        self.code = outcome.code  # the rejection code (semantics §7), to route on
 
 
 class InternalError(Exception):
@@ -79,11 +78,11 @@ class InternalError(Exception):
 
 
 class _CompiledLane:
-    """`Engine._plain` where the compiled lane is built: `engine.replay._lane.plain`, bound to the
-    engine as a method is (an engine's own `_plain`, as tests set, still comes first)."""
+    """`Engine._plain` where the compiled lane is built: `engine.replay._lane.plain` given the
+    engine's lane (an engine's own `_plain`, as tests set, still comes first)."""
 
     def __get__(self, engine: Engine | None, owner: type | None = None):
-        return self if engine is None else MethodType(COMPILED.plain, engine)
+        return self if engine is None else partial(COMPILED.plain, engine.lane)
 
 
 class Engine:
@@ -105,17 +104,23 @@ class Engine:
         return cls(load_agreements_from_mappings(documents))
 
     def __init__(self, agreements: Iterable) -> None:
-        self.ids: dict[str, bytes | IdRecord] = {}  # every id in use: an input record, or an IdRecord
+        # What the compiled lane is handed (`engine.replay.lane.ENGINE_LANE_FIELDS`): the
+        # agreements' lanes, the id map (every id in use: an input record, or an IdRecord) and
+        # the count of lines; `ids` and `lines` are properties over it.
+        self.lane: list = [{}, {}, 0]
         self._issued: list[IssuedEntry] = []
         self.agreements: dict[str, AgreementReplay] = {}
         for number, loaded in enumerate(sorted(agreements, key=lambda agreement: agreement.id)):
             terms = AgreementTerms(loaded.id, tuple(loaded.versions))
             self.agreements[loaded.id] = AgreementReplay(terms, self.ids, self._issued.append, number)
         self._replays = list(self.agreements.values())  # by number, as input records name them
-        self.lines = 0  # non-blank lines fed: also each line's log order, whatever numbers the caller gives them
+        self.lane[ENGINE_LANE_FIELDS.index("lanes")] = {agreement_id: replay.lane for agreement_id, replay in self.agreements.items()}
         self.duplicates = 0
         self.rejections: list[Rejection] = []
         self._last_line = 0
+
+    ids = lane_field(ENGINE_LANE_FIELDS, "ids", "every id in use: an input's packed record, or an IdRecord")
+    lines = lane_field(ENGINE_LANE_FIELDS, "lines", "non-blank lines fed, also the log order of the last")
 
     # ---- feeding -------------------------------------------------------------------------
 
@@ -229,7 +234,7 @@ class Engine:
         self.lines += 1
         try:
             parsed = parse_line(number, raw)
-            status, reason = self._judge(parsed, self.lines)
+            status, reason, code = self._judge(parsed, self.lines)
         except BaseException as error:
             self.lines -= 1
             self._last_line = number - 1
@@ -239,11 +244,11 @@ class Engine:
         if status == "duplicate":
             self.duplicates += 1
         elif status == "rejected":
-            self.rejections.append(Rejection(number, parsed.id, reason))
+            self.rejections.append(Rejection(number, parsed.id, reason, code))
         entries = ()
         if self._issued:
             entries, self._issued[:] = tuple(self._issued), []
-        return LineOutcome(number, parsed.id, status, reason, raw, entries)
+        return LineOutcome(number, parsed.id, status, reason, raw, entries, code)
 
     def close_through(self, day: date) -> tuple[IssuedEntry, ...]:
         """After the last event: close, per agreement in id order, every open period ending by `day`."""
@@ -270,24 +275,25 @@ class Engine:
 
     # ---- judging a line ----------------------------------------------------------------
 
-    def _judge(self, parsed: ev.ParsedLine, order: int) -> tuple[str, str | None]:
+    def _judge(self, parsed: ev.ParsedLine, order: int) -> tuple[str, str | None, Code | None]:
+        """(status, reason, code) of one line."""
         record = self.ids.get(parsed.id) if parsed.id is not None else None
         if record is not None:
             return self._judge_repeat(parsed, record)
         if parsed.problem is not None:
-            return "rejected", parsed.problem
+            return "rejected", str(parsed.problem), parsed.problem.code
         event = parsed.event
         replay = self.agreements.get(event.agreement)
         if replay is None:
             known = ", ".join(self.agreements) or "none"
-            return "rejected", f"unknown agreement {event.agreement!r} (agreements: {known})"
+            return "rejected", f"unknown agreement {event.agreement!r} (agreements: {known})", Code.UNKNOWN_AGREEMENT
         try:
             self._apply(replay, parsed, order)
         except Rejected as rejection:
-            return "rejected", str(rejection)
-        return "applied", None
+            return "rejected", str(rejection), rejection.code
+        return "applied", None, None
 
-    def _judge_repeat(self, parsed: ev.ParsedLine, record: bytes | IdRecord) -> tuple[str, str | None]:
+    def _judge_repeat(self, parsed: ev.ParsedLine, record: bytes | IdRecord) -> tuple[str, str | None, Code | None]:
         if type(record) is bytes:
             applied = unpack_input(record)
             replay = self._replays[applied.agreement]
@@ -297,11 +303,11 @@ class Engine:
             fingerprint, line, replay = record.fingerprint, record.line, self.agreements[record.agreement]
             lock_periods = record.lock_periods
         if fingerprint != parsed.fingerprint:
-            return "rejected", f"id {parsed.id!r} was already applied from line {line} with different content"
+            return "rejected", f"id {parsed.id!r} was already applied from line {line} with different content", Code.CONFLICT
         for index in lock_periods:
             if replay.is_locked(index):
-                return "rejected", f"period {replay.terms.periods[index].id} is locked"
-        return "duplicate", None
+                return "rejected", f"period {replay.terms.periods[index].id} is locked", Code.LOCKED
+        return "duplicate", None, None
 
     def _apply(self, replay: AgreementReplay, parsed: ev.ParsedLine, order: int) -> None:
         """Apply one event and record its id as in use: all of it, or nothing (a savepoint
@@ -346,27 +352,47 @@ class Engine:
             replay.check_payment(event)
             replay.check_late_interest_due(event)
             replay.pay(event)
+        elif kind is ev.GuaranteeCall:
+            replay.call(event)
         else:
             if replay.warrants is None:
-                raise Rejected(f"agreement {replay.terms.id} has no warrants; a {type(event).__name__} event does not apply")
+                raise Rejected(
+                    f"agreement {replay.terms.id} has no warrants; a {type(event).__name__} event does not apply",
+                    code=Code.NOT_APPLICABLE,
+                )
             replay.warrants.apply(event)
         self.ids[event.id] = IdRecord(parsed.fingerprint, parsed.number, event.agreement, lock_periods)
 
     # ---- keeping going later -------------------------------------------------------------
 
     def snapshot(self) -> bytes:
-        """The whole engine state as bytes, to `restore` later and go on where it stopped.
+        """The engine's state as explicit, versioned bytes, to `restore` later and go on where
+        it stopped (see `engine.replay.snapshot` for the format). Take it between lines."""
+        from engine import __version__
 
-        The bytes are a pickle: restore only snapshots this system wrote itself.
+        return snapshots.snapshot_bytes(self, engine_name=ENGINE_NAME, engine_version=__version__, semantics=SEMANTICS)
+
+    @classmethod
+    def restore(cls, snapshot: bytes, agreements: Iterable) -> Engine:
+        """An engine of `agreements` (as loaded from the documents) in the state of `snapshot`.
+
+        Raises `SnapshotError`, saying what differs, for bytes that are not a snapshot, are
+        damaged, or were written by another engine version or semantics or for other
+        documents (an agreement or version added or removed, a file changed).
         """
-        return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
+        from engine import __version__
 
-    @staticmethod
-    def restore(snapshot: bytes) -> Engine:
-        engine = pickle.loads(snapshot)
-        if not isinstance(engine, Engine):
-            raise TypeError("not a backstop engine snapshot")
+        document = snapshots.read_document(snapshot)
+        engine = cls(agreements)
+        snapshots.check_header(document, engine.agreements, engine_name=ENGINE_NAME, engine_version=__version__,
+                               semantics=SEMANTICS)
+        snapshots.fill(engine, document)
         return engine
+
+    @classmethod
+    def restore_from_path(cls, snapshot: bytes, contracts: str | os.PathLike[str]) -> Engine:
+        """`restore` with the agreements loaded from CONTRACTS."""
+        return cls.restore(snapshot, load_agreements(contracts))
 
     # ---- reading the state ---------------------------------------------------------------
 
@@ -385,6 +411,6 @@ class Engine:
             "lines": self.lines,
             "applied": self.applied,
             "duplicates": self.duplicates,
-            "rejected": [{"line": r.line, "id": r.id, "reason": r.reason} for r in self.rejections],
+            "rejected": [{"line": r.line, "id": r.id, "reason": r.reason, "code": r.code} for r in self.rejections],
             "agreements": {agreement_id: replay.summary() for agreement_id, replay in self.agreements.items()},
         }

@@ -350,7 +350,7 @@ def _write_outcome(records: BinaryIO, outcome, want_entries: bool, want_raw: boo
     if not (rejected or (want_entries and outcome.entries)):
         return
     data = b"".join(entry.line for entry in outcome.entries) if want_entries else b""
-    rejection = (outcome.id, outcome.reason, outcome.raw if want_raw else None) if rejected else None
+    rejection = (outcome.id, outcome.reason, str(outcome.code), outcome.raw if want_raw else None) if rejected else None
     pickle.dump((outcome.line, data, rejection), records, pickle.HIGHEST_PROTOCOL)
 
 
@@ -475,8 +475,8 @@ def _merge(plan: _Plan, results, ledger: BinaryIO | None, rejected: BinaryIO | N
         if data and ledger is not None:
             ledger.write(data)
         if rejection is not None:
-            identifier, reason, raw = rejection
-            rejections.append({"line": number, "id": identifier, "reason": reason})
+            identifier, reason, code, raw = rejection
+            rejections.append({"line": number, "id": identifier, "reason": reason, "code": code})
             if rejected is not None:
                 rejected.write(raw + b"\n")
     summary = plan.parent.summary()  # every agreement, in id order, and the engine's other keys

@@ -7,12 +7,13 @@ line takes effect whole or not at all.
 
 Copying the whole state per line would cost as much as the state; a savepoint instead copies
 the small parts eagerly (counters, sums, restated periods, totals, the chain's head, the
-books' containers and balances, warrant state) and keeps the large ones (a period's keys,
-the id map) by journal: the replay notes a key or a created key just before it changes it,
-and the ids it sets. A period the line locks is forgotten (its keys dropped, its ids
-released) only once the line has taken effect. An input or a correction, nearly every line
-that takes this path, copies nothing but a few scalars, the restated periods and the totals.
-A rollback puts every member back in its place: even the order of the maps is as before.
+books' containers and balances, warrant and guarantee state) and keeps the large ones (a
+period's keys, the id map) by journal: the replay notes a key or a created key just before it
+changes it, and the ids it sets. A period the line locks is forgotten (its keys dropped, its
+ids released) only once the line has taken effect. An input or a correction, nearly every
+line that takes this path, copies nothing but a few scalars, the restated periods and the
+totals. A rollback puts every member back in its place: even the order of the maps is as
+before.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class Savepoint:
     keys_created: list[tuple[int, str]] = field(default_factory=list)
     locked: list[tuple[int, list]] = field(default_factory=list)  # (period index, ids it releases), forgotten on release
     ids_before: dict[str, Any] = field(default_factory=dict)
+    guarantee: Any = None  # (v2) the guarantee's state, for lines that may issue entries
 
     def keep_key(self, key) -> None:
         """Note a key's fields before its first change under this savepoint."""

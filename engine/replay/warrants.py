@@ -19,6 +19,7 @@ from engine.documents.model import AllOf, AnyOf, LeaseBackTotalAtLeast, OnOrAfte
 from engine.events.model import Exercise, SharePrice, StockSplit
 from engine.numbers import EXACT, decimal_text, round_fraction
 
+from engine.rejection_codes import Code
 from engine.replay.rejected import Rejected, past_the_calendar
 from engine.replay.terms import AgreementTerms
 
@@ -232,7 +233,8 @@ class WarrantBook:
 
         if self.observation_dates and event.date <= self.observation_dates[-1]:
             raise Rejected(
-                f"share prices must have strictly increasing dates: {event.date} is not after {self.observation_dates[-1]}"
+                f"share prices must have strictly increasing dates: {event.date} is not after {self.observation_dates[-1]}",
+                code=Code.ORDER,
             )
         self.observations.append(Observation(event.date, event.price, event.volume, self.factor))
         self.observation_dates.append(event.date)
@@ -266,24 +268,26 @@ class WarrantBook:
         if event.date >= self.expires:
             raise Rejected(
                 f"exercise dated {event.date} is on or after the warrants' expiry {self.expires}, "
-                "the first day on which no exercise is possible"
+                "the first day on which no exercise is possible", code=Code.WARRANT,
             )
         vesting = self.due_to_vest(event.date, version)
         state = self.tranches.get(event.tranche)
         if state is None:
-            raise Rejected(f"unknown tranche {event.tranche!r} (tranches: {', '.join(self.tranches)})")
+            raise Rejected(f"unknown tranche {event.tranche!r} (tranches: {', '.join(self.tranches)})",
+                           code=Code.UNKNOWN_REFERENCE)
         vesting_now = {tranche.id for _, tranche, _ in vesting}
         if not state.vested and event.tranche not in vesting_now:
             index, tranche = self._tranche_in(version, event.tranche)
             verdict = self.evaluate(tranche.vests, event.date)
             raise Rejected(
                 f"tranche {event.tranche} has not vested as of {event.date}: its condition "
-                f"(warrants.tranches[{index}].vests, version {version.number}) does not hold: {verdict.because}"
+                f"(warrants.tranches[{index}].vests, version {version.number}) does not hold: {verdict.because}",
+                code=Code.WARRANT,
             )
         if event.shares > state.remaining:
             raise Rejected(
                 f"exercise of {event.shares} shares exceeds the {state.remaining} shares remaining "
-                f"(unexercised) in tranche {event.tranche}"
+                f"(unexercised) in tranche {event.tranche}", code=Code.WARRANT,
             )
         strike = self.strike_in_force
         if event.method == "net":
@@ -292,7 +296,7 @@ class WarrantBook:
                 raise Rejected(
                     f"net exercise needs a fair market value above the strike in force {fraction_text(strike)} "
                     f"(strike {fraction_text(self.strike)} ÷ split factor {fraction_text(self.factor)}); "
-                    f"got {decimal_text(event.fair_market_value)}"
+                    f"got {decimal_text(event.fair_market_value)}", code=Code.WARRANT,
                 )
             net = event.shares * (value - strike) / value
             if net < 1:
@@ -300,7 +304,7 @@ class WarrantBook:
                     f"net exercise of {event.shares} shares at fair market value "
                     f"{decimal_text(event.fair_market_value)} gives {fraction_text(net)} shares "
                     f"(shares × (value − strike in force {fraction_text(strike)}) / value), "
-                    "so the net share count floor(…) is 0"
+                    "so the net share count floor(…) is 0", code=Code.WARRANT,
                 )
         days = version.document.settlement.payment_terms_days
         if add_days_or_none(event.date, days) is None and self._cash_due(event, strike, net if event.method == "net" else None):

@@ -60,6 +60,7 @@ def edge_agreements(draw) -> list[dict]:
         {"id": "t3", "shares": 7, "vests": {"any": [{"vwap_at_least": FINEST, "days": 1},
                                                      {"on_or_after": date.max}]}},
     ]
+    v2 = draw(st.booleans())  # a lender, a revenue floor and a guarantee of debt service too
     documents = []
     for number, day in enumerate(effective, start=1):
         settlement: dict = {
@@ -70,7 +71,7 @@ def edge_agreements(draw) -> list[dict]:
         }
         if lock is not None:
             settlement["lock_after_periods"] = lock
-        documents.append({
+        document = {
             "schema": "backstop/v1", "agreement": "edge", "version": number, "effective": day,
             "parties": {"provider": "Prov", "guarantor": "Guar"}, "currency": "USD",
             "term": {"start": start, "end": end}, "settlement": settlement, "pools": pools,
@@ -84,7 +85,22 @@ def edge_agreements(draw) -> list[dict]:
             "revenue_share": {"steps": [{"from_year": 1, "rate": Decimal(1)}, {"from_year": COUNT_MAX, "rate": FINEST}]},
             "warrants": {"strike": strike, "expires": date.max,
                          "tranches": tranches},
-        })
+        }
+        if v2:
+            document["schema"] = "backstop/v2"
+            document["parties"]["lender"] = "Lend"
+            document["revenue_floor"] = {"steps": [{"from_year": 1, "amount": draw(st.sampled_from([BIG, Decimal(1)]))}],
+                                         **({"cap": Decimal(1)} if draw(st.booleans()) else {})}
+            document["revenue_share"]["above_floor"] = draw(st.booleans())
+            document["guarantee"] = {
+                "debt_service": [{"from_year": 1, "amount": draw(st.sampled_from([BIG, Decimal(1)]))}],
+                "covers": draw(st.sampled_from([Decimal(1), Decimal("0.000001")])),
+                "cure_days": draw(st.sampled_from([0, 30, 365]) | st.integers(0, 365)),
+                **({"cap": BIG} if draw(st.booleans()) else {}),
+                "reimbursement": {"payment_terms_days": draw(st.sampled_from([0, 365]) | st.integers(0, 365)),
+                                  "late_interest": {"annual_rate": Decimal(1), "day_count": "ACT/365F"}},
+            }
+        documents.append(document)
     return documents
 
 
@@ -177,6 +193,7 @@ def edge_logs(draw, engine: Engine) -> list[str]:
     periods = terms.periods
     pools = {pool.id: pool.gpus for pool in terms.first.pools}
     places = terms.places
+    parties = ["Prov", "Guar"] + (["Lend"] if terms.first.parties.lender is not None else [])
     dates = date_texts(terms.first.term.start, terms.first.term.end)
     lines: list[str] = []
     applied_inputs: list[str] = []
@@ -184,7 +201,7 @@ def edge_logs(draw, engine: Engine) -> list[str]:
     for _ in range(draw(st.integers(0, 40))):
         kind = draw(st.sampled_from(["utilization", "utilization", "revenue", "correction", "close", "close",
                                      "true_up", "payment", "payment", "share_price", "stock_split", "exercise",
-                                     "repeat", "bad"]))
+                                     "guarantee_call", "repeat", "bad"]))
         if kind == "bad":
             lines.append(draw(bad_lines(agreement="edge")).decode("utf-8", "replace"))
             continue
@@ -218,8 +235,10 @@ def edge_logs(draw, engine: Engine) -> list[str]:
             closes += in_order
         elif kind == "true_up":
             line["date"] = draw(dates)
+        elif kind == "guarantee_call":
+            line.update(date=draw(dates), obligation=f"edge/{draw(st.sampled_from(periods)).id}/debt_service")
         elif kind == "payment":
-            payer, payee = draw(st.permutations(["Prov", "Guar"]))
+            payer, payee = draw(st.permutations(parties))[:2]
             line.update(payer=payer, payee=payee, amount=decimal_text(draw(money(places))), currency="USD",
                         date=draw(dates))
             if draw(st.booleans()):

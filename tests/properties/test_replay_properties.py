@@ -503,17 +503,19 @@ def test_each_check_catches_a_tampered_ledger(spec9):
 
 
 def test_every_kind_of_bad_line_is_rejected_on_its_own(spec9):
-    """Each defect `bad_lines()` can produce is rejected by the engine, with a reason."""
+    """Each defect `bad_lines()` can produce is rejected by the engine, with a reason and the
+    rejection code the defect calls for."""
     from engine.testing.strategies import _BAD_MAKERS
 
     contracts, lines, _ = spec9
     engine = Engine(contracts)
     list(engine.feed_lines(lines))
-    for index, make in enumerate(_BAD_MAKERS):
+    for index, (code, make) in enumerate(_BAD_MAKERS):
         raw = make(f"bad-{index}", "spec9")
         assert b"\n" not in raw and raw.strip(b" \t"), raw[:80]
         outcome = engine.feed_line(raw)
         assert outcome.status == "rejected" and outcome.reason, (index, raw[:200], outcome.status)
+        assert outcome.code == code, (index, raw[:200], outcome.code, outcome.reason)
 
 
 @given(timestamps(), period_ids(), decimals(places=3, min_value=-5, max_value=5))

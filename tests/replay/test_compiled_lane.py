@@ -16,8 +16,11 @@ import orjson
 import pytest
 from hypothesis import given, strategies as st
 
-from engine.replay import lane
+from pathlib import Path
+
 from engine.events import reader
+from engine.numbers import EXACT
+from engine.replay import lane
 from engine.replay import Engine
 from engine.testing import agreements_with_logs
 from engine.testing.invariants import loaded_agreements
@@ -210,3 +213,46 @@ def test_the_constants_the_c_file_copies_are_the_python_ones():
     assert int(defined["UTILIZATION"]) == inputs.UTILIZATION
     assert int(defined["ID_CHARS_MAX"]) == reader.ID_CHARS_MAX
     assert int(defined["PLAIN_MEMBERS"]) == reader._PLAIN_MEMBERS
+
+
+# ---- the seam: what the compiled lane is handed --------------------------------------------
+
+
+@compiled
+def test_the_compiled_lane_refuses_lanes_laid_out_otherwise():
+    from engine.replay.inputs import Key
+    from engine.replay.lane import AGREEMENT_LANE_FIELDS, ENGINE_LANE_FIELDS
+
+    def configure(engine_fields=ENGINE_LANE_FIELDS, agreement_fields=AGREEMENT_LANE_FIELDS,
+                  fields=(Key.available, Key.sold, Key.inputs)):
+        lane.COMPILED.configure(orjson.loads, orjson.JSONDecodeError, reader._QUANTITIES, reader._quantity,
+                                reader._ZERO, EXACT.add, engine_fields, agreement_fields, *fields)
+
+    renamed = tuple("pending" if name == "restated" else name for name in AGREEMENT_LANE_FIELDS)
+    try:
+        with pytest.raises(RuntimeError, match="built for another agreement lane"):
+            configure(agreement_fields=renamed)
+        with pytest.raises(RuntimeError, match="built for another engine lane"):
+            configure(engine_fields=ENGINE_LANE_FIELDS[::-1])
+        with pytest.raises(TypeError, match="descriptor of a Key field"):
+            configure(fields=("available", Key.sold, Key.inputs))
+    finally:
+        configure()  # as engine.replay.lane left it
+
+
+def test_the_lanes_hold_the_live_state():
+    from engine.replay.lane import AGREEMENT_LANE_FIELDS, ENGINE_LANE_FIELDS
+
+    golden = Path(__file__).resolve().parents[1] / "golden" / "spec9"
+    engine = Engine.from_path(golden / "contracts")
+    replay = engine.agreements["spec9"]
+    assert engine.lane[ENGINE_LANE_FIELDS.index("lanes")] == {"spec9": replay.lane}
+    assert engine.lane[ENGINE_LANE_FIELDS.index("ids")] is engine.ids
+    engine.feed_line((golden / "events.jsonl").read_text().splitlines()[0])
+    assert engine.lane[ENGINE_LANE_FIELDS.index("lines")] == engine.lines == 1
+    replay.restated = {3}  # a reassignment, as a rollback or a restore makes, reaches the lane
+    assert replay.lane[AGREEMENT_LANE_FIELDS.index("restated")] is replay.restated
+    for name in AGREEMENT_LANE_FIELDS[:-1]:
+        attribute = {"spans": "_spans", "capacities": "_capacities"}.get(name, name)
+        assert replay.lane[AGREEMENT_LANE_FIELDS.index(name)] is getattr(replay, attribute)
+    assert replay.lane[-1] == replay.plain_utilization
