@@ -38,10 +38,15 @@ def require(module: str, purpose: str):
     """Import an optional dependency, or raise `MissingExtra` naming the install command."""
     import importlib
 
+    package = module.split(".")[0]
     try:
         return importlib.import_module(module)
+    except ModuleNotFoundError as error:
+        if (error.name or "").split(".")[0] == package:
+            raise MissingExtra(f"{purpose} needs {package}, which is not installed: {EXTRA_HINT}") from error
+        raise MissingExtra(f"{purpose} needs {package}, which cannot be imported ({error}): {EXTRA_HINT}") from error
     except ImportError as error:
-        raise MissingExtra(f"{purpose} needs {module.split('.')[0]}, which is not installed: {EXTRA_HINT}") from error
+        raise MissingExtra(f"{purpose} needs {package}, which cannot be imported ({error}): {EXTRA_HINT}") from error
 
 
 def _quiet_interrupts() -> None:
