@@ -136,11 +136,11 @@ def render(document: dict) -> str:
     out = [f"{run['scenarios']:,} scenarios, seed {run['seed']}, model {run['model_file'] or '(the default)'}"]
     for agreement, report in document["agreements"].items():
         out += ["", f"{agreement} ({report['currency']}), over the term of {report['contract_years']} contract years",
-                f"  {'':<24}{'mean':>18}{'P50':>18}{'P90':>18}{'P99':>18}{'max':>18}"]
+                f"  {'':<24}" + "".join(f"{name:>18}" for name in ("mean", "P50", "P90", "P99", "max", "min"))]
         for figure in SUMMARY_FIGURES:
             if figure in report["distributions"]:
                 stats = report["distributions"][figure]["term"]
-                out.append(f"  {figure:<24}" + "".join(f"{stats[name]:>18}" for name in ("mean", "p50", "p90", "p99", "max")))
+                out.append(f"  {figure:<24}" + "".join(f"{stats[name]:>18}" for name in ("mean", "p50", "p90", "p99", "max", "min")))
         for cap, found in report["caps"].items():
             amount = found["cap"] if isinstance(found["cap"], str) else "(varies)"
             first = f", first in {found['first_period_p50']} at the median" if "first_period_p50" in found else ""

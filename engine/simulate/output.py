@@ -114,7 +114,7 @@ def write_plots(folder: str, document: dict, payouts: dict[str, list[int]]) -> l
         for agreement, report in document["agreements"].items():
             places = _places(report)
             for name, draw in (("fan", _fan_chart), ("payout", _histogram)):
-                figure = pyplot.figure(figsize=(8, 4.5))
+                figure = pyplot.figure(figsize=(9.5, 4.5))
                 try:
                     draw(figure, agreement, report, payouts.get(agreement, []), places)
                     for extension in ("png", "svg"):
@@ -155,7 +155,7 @@ def _fan_chart(figure, agreement: str, report: dict, payouts: list[int], places:
     axes.set_xticks(x[::step], periods[::step], rotation=45, ha="right")
     axes.set_ylabel(f"cumulative payout, millions {report['currency']}")
     axes.set_title(f"{agreement}: the guarantor's cumulative payout (lease-back, top-ups, calls)")
-    axes.legend(loc="upper left", frameon=False)
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
     axes.grid(alpha=0.3)
     figure.tight_layout()
 
@@ -173,6 +173,6 @@ def _histogram(figure, agreement: str, report: dict, payouts: list[int], places:
     axes.set_xlabel(f"payout over the term, millions {report['currency']}")
     axes.set_ylabel("scenarios")
     axes.set_title(f"{agreement}: the guarantor's payout over the term ({len(payouts):,} scenarios)")
-    axes.legend(frameon=False)
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
     axes.grid(alpha=0.3)
     figure.tight_layout()
