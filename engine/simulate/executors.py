@@ -105,6 +105,7 @@ class DaskExecutor:
                 silence_logs=logging.ERROR,
             )
             self.client = distributed.Client(self.cluster)
+            self.client.run(_quiet_interrupts)  # Ctrl-C reaches the whole process group: the run stops here
         else:
             try:
                 self.client = distributed.Client(address, timeout="10s")

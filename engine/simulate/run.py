@@ -13,7 +13,7 @@ from engine.simulate.scenario import Job, Simulation, run_chunk
 
 #: Scenarios per task at most: enough to make a task's overhead small, few enough that
 #: progress moves and the workers finish together.
-CHUNK_MAX = 250
+CHUNK_MAX = 100
 
 
 def chunk_size(scenarios: int, workers: int) -> int:
