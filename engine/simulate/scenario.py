@@ -192,7 +192,7 @@ class _Scenario:
         terms = plan.terms
         self.provider, self.guarantor = terms.provider, terms.guarantor
         self.lender = Clauses.of(terms.first).lender
-        self.exercise_price: Decimal | None = None
+        self.fair_market_value: Decimal | None = None
 
     # ---- feeding ----
 
@@ -386,7 +386,7 @@ class _Scenario:
             return
         price = Fraction(int(self.path.share_prices[-1]), 100)
         strike = Fraction(plan.terms.version_for_date(day).document.warrants.strike)
-        self.exercise_price = Decimal(int(self.path.share_prices[-1])).scaleb(-2)
+        self.fair_market_value = Decimal(int(self.path.share_prices[-1])).scaleb(-2)
         method = plan.numbers.exercise_method
         lines = []
         for tranche in plan.tranches:
@@ -395,7 +395,7 @@ class _Scenario:
                 continue
             if method == "net" and shares * (price - strike) < price:  # floor(k (V − K) / V) = 0
                 continue
-            value = f',"fair_market_value":"{self.exercise_price:f}"' if method == "net" else ""
+            value = f',"fair_market_value":"{self.fair_market_value:f}"' if method == "net" else ""
             lines.append((f'{{"id":"x/{tranche}","type":"exercise","agreement":"{plan.id}","tranche":"{tranche}",'
                           f'"shares":{shares},"method":"{method}","date":"{day}"{value}}}').encode())
         self.feed(lines)
@@ -403,7 +403,7 @@ class _Scenario:
     def _exercised(self, kind: str, fields: dict) -> None:
         tranche = fields["tranche"]
         if kind == "share_delivery":
-            self.value[tranche] += int(fields["amount"]) * Fraction(self.exercise_price)
+            self.value[tranche] += int(fields["amount"]) * Fraction(self.fair_market_value)
         elif kind == "cash_in_lieu":
             self.value[tranche] += Fraction(Decimal(fields["amount"]))
         else:

@@ -162,3 +162,14 @@ def test_engine_is_fed_plain_utilization_lines():
     engine = Engine(bundled("residual-quarterly"))
     plain = [line for line in log if b'"utilization"' in line]
     assert plain and all(engine._plain_reference(line, number) is not None for number, line in enumerate(plain, 1))
+
+
+def test_a_cash_exercise_is_worth_what_a_net_one_is_to_the_cent():
+    """Net: floor(X) shares × V + cash in lieu; cash: k × V − the exercise price; both k (V − K)."""
+    agreements = bundled("warrants-milestones")
+    values = {}
+    for method in ("net", "cash"):
+        simulation = Simulation(agreements, model(share_price__observations="weekly", warrants__method=method))
+        values[method] = simulation.scenario(5, 0)["warrants-milestones"].value.tolist()
+    assert any(values["net"])
+    assert all(abs(net - cash) <= 1 for net, cash in zip(values["net"], values["cash"]))
