@@ -19,8 +19,9 @@ import json
 import os
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-import functools
 from decimal import Decimal, localcontext
+from fractions import Fraction
+from functools import wraps
 from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
 from engine.ledger import IssuedEntry
@@ -53,7 +54,7 @@ def _exact(check: _Check) -> _Check:
     """Run a check's decimal arithmetic with digits to spare, as the engine's is: a sum of
     20-digit amounts must not be rounded to 28 significant digits on the way."""
 
-    @functools.wraps(check)
+    @wraps(check)
     def exactly(*args, **kwargs):
         with localcontext(prec=1000):
             return check(*args, **kwargs)
@@ -581,9 +582,12 @@ def _check_lease_back_basis(entry: dict, agreement, document, fraction) -> None:
 
 
 def _check_late_interest(entry: dict, agreement, document, fraction) -> None:
-    late = document.settlement.late_interest
-    _require(late is not None, "terms applied", f"{_where(entry)}: version {entry['version']} has no late interest")
     inputs = entry["basis"]["inputs"]
+    late = document.settlement.late_interest
+    if inputs["obligation"].endswith("/reimbursement") and "/call/" in inputs["obligation"]:
+        # (v2) A reimbursement bears late interest on the guarantee's own terms (SPEC §5.5).
+        late = document.guarantee.reimbursement.late_interest if document.guarantee is not None else None
+    _require(late is not None, "terms applied", f"{_where(entry)}: version {entry['version']} has no late interest")
     days = (date.fromisoformat(inputs["paid"]) - date.fromisoformat(inputs["due"])).days
     _require(days > 0 and int(inputs["days"]) == days, "terms applied",
              f"{_where(entry)}: {inputs['days']} days late from {inputs['due']} to {inputs['paid']}; that is {days}")

@@ -647,8 +647,10 @@ def event_logs(
     corrections (replacements and voids) of open and closed-but-unlocked periods, exact
     re-sends of applied lines (some with their members reordered or spaced out), payments in
     both directions (some with `applies_to` naming likely entry ids), true-ups and closes in
-    period order; with warrants also share prices, stock splits and exercises. Every line
-    is applied or a duplicate, except exercises, which the warrant state may reject.
+    period order; with warrants also share prices, stock splits and exercises; (v2) with a
+    lender, payments among the three parties and guarantee calls around the cure date. Every
+    line is applied or a duplicate, except exercises and guarantee calls, which the warrant
+    and guarantee state may reject.
 
     `closes` pins how many periods are closed (default: any number); `max_lines` bounds the
     log; the booleans leave kinds of lines out; `id_prefix` starts every event id (to keep
