@@ -113,3 +113,48 @@ def test_workers_stop_as_one_process_does(monkeypatch, tmp_path, capfd, boom, re
     assert parallel.last_run["mode"] == "fallback" and parallel.last_run["reason"] == reason  # one process names the line
     assert_stopped_cleanly(capfd, tmp_path, status,
                            f"internal error at line {at}: ZeroDivisionError: injected fault; please report it")
+
+
+class InThisProcess:
+    """An executor that runs the replay's jobs here, one after the other, and reports a job
+    that raised as failed, as a Dask cluster does (`--scheduler`)."""
+
+    workers = 2
+    description = "this process"
+
+    def __init__(self) -> None:
+        self.errors: list[BaseException] = []
+
+    def sees(self, paths) -> bool:
+        return True
+
+    def run_jobs(self, jobs) -> bool:
+        for _, function, arguments in jobs:
+            try:
+                function(*arguments)
+            except Exception as error:  # noqa: BLE001 - a cluster reports any error of a task
+                self.errors.append(error)
+        return not self.errors
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+
+def test_a_scheduler_whose_worker_fails_stops_as_one_process_does(monkeypatch, tmp_path, capfd):
+    from engine.simulate import executors
+
+    events, at = log_with_boom(tmp_path, {"id": "boom", "type": "close", "agreement": "gb300-monthly",
+                                          "period": "2026-01"}, 40)
+    (tmp_path / "ledger.jsonl").write_bytes(b"the ledger of an earlier run\n")
+    fail_on_line_with(monkeypatch, b'"boom"')
+    executor = InThisProcess()
+    monkeypatch.setattr(executors, "executor_for", lambda address: executor)
+    parallel.last_run.clear()
+    status = main(["replay", str(CONTRACTS), str(events), *outputs(tmp_path), "--scheduler", "tcp://nowhere:1"])
+    assert [type(error) for error in executor.errors] == [parallel.WorkerFailed]  # a plain exception, sent back whole
+    assert parallel.last_run["mode"] == "fallback" and parallel.last_run["reason"] == "a worker failed"
+    assert_stopped_cleanly(capfd, tmp_path, status,
+                           f"internal error at line {at}: ZeroDivisionError: injected fault; please report it")
