@@ -166,6 +166,9 @@ class Engine:
                         yield outcome
                 if progress is not None and not self.lines & _PROGRESS_MASK:
                     progress()
+        except InternalError:
+            number -= 1  # as `_feed` says: the lines before the failed one were fed
+            raise
         finally:
             self._last_line = number  # also when the caller stops early
         if progress is not None:
@@ -225,17 +228,19 @@ class Engine:
     _plain = _plain_reference if COMPILED is None else _CompiledLane()
 
     def _feed(self, raw: bytes, number: int) -> LineOutcome:
-        """Replay one non-blank line the general way; raises `InternalError`, with the line
-        rolled back, should anything unexpected go wrong."""
+        """Replay one non-blank line the general way. Should anything unexpected go wrong, the
+        line is rolled back and `InternalError` raised: the engine is as before the line, the
+        lines before it fed, so that the next line fed without a number takes its number."""
         self.lines += 1
         try:
             parsed = parse_line(number, raw)
             status, reason, code = self._judge(parsed, self.lines)
         except BaseException as error:
             self.lines -= 1
-            if isinstance(error, Exception) and not isinstance(error, InternalError):
+            self._last_line = number - 1
+            if isinstance(error, Exception):
                 raise InternalError(number, error) from error
-            raise
+            raise  # an interrupt: the line was rolled back all the same
         if status == "duplicate":
             self.duplicates += 1
         elif status == "rejected":

@@ -19,9 +19,10 @@ import json
 import os
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from fractions import Fraction
-from typing import Any, Iterable, Mapping, Sequence
+from functools import wraps
+from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
 from engine.ledger import IssuedEntry
 from engine.replay import Engine, LineOutcome
@@ -44,6 +45,21 @@ SHARE_KINDS = frozenset({"warrant_vested", "split_adjustment", "share_delivery"}
 #: Fields that record how an amount came about rather than what it is: the events it derives
 #: from (their ids and log order) and the chain links, which hash those.
 PROVENANCE_FIELDS = frozenset({"events", "hash", "prev"})
+
+
+_Check = TypeVar("_Check", bound=Callable[..., None])
+
+
+def _exact(check: _Check) -> _Check:
+    """Run a check's decimal arithmetic with digits to spare, as the engine's is: a sum of
+    20-digit amounts must not be rounded to 28 significant digits on the way."""
+
+    @wraps(check)
+    def exactly(*args, **kwargs):
+        with localcontext(prec=1000):
+            return check(*args, **kwargs)
+
+    return exactly  # type: ignore[return-value]
 
 
 # =============================================================================================
@@ -214,6 +230,7 @@ def check_line_accounting(summary: Mapping, non_blank_lines: int | Iterable[str 
         _require(bool(rejection.get("reason")), "line accounting", f"line {rejection['line']} is rejected without a reason")
 
 
+@_exact
 def check_cap_respected(entries: Any, cap: Decimal | str | int | None, *, of: str = "lease_back") -> None:
     """The guarantor never pays more lease-back than the cap (SPEC §5.3), with a constant cap.
 
@@ -253,6 +270,7 @@ def check_cap_respected(entries: Any, cap: Decimal | str | int | None, *, of: st
         )
 
 
+@_exact
 def check_guarantee_calls(entries: Any, documents: Any) -> None:
     """(v2) Guarantee calls follow SPEC §5.7, from the ledger and the documents alone.
 
@@ -318,6 +336,7 @@ def _mode(agreement) -> str:
     return agreement.versions[0].document.settlement.rounding.mode
 
 
+@_exact
 def check_step_downs_only(entries: Any, *, documents: Any = None) -> None:
     """The revenue-share rate never rises over the term (SPEC §3: a step-down schedule).
 
@@ -356,6 +375,7 @@ def check_step_downs_only(entries: Any, *, documents: Any = None) -> None:
             )
 
 
+@_exact
 def check_outstanding_rebuilt(entries: Any, summary: Mapping) -> None:
     """What is owed can be rebuilt from the ledger alone (SPEC §5.5).
 
@@ -454,6 +474,7 @@ def check_outstanding_rebuilt(entries: Any, summary: Mapping) -> None:
                      f"{agreement!r} {name}: summary unapplied credit {facts['unapplied_credit'][name]}, rebuilt from the ledger {rebuilt_credit[name]}")
 
 
+@_exact
 def check_totals(entries: Any, summary: Mapping) -> None:
     """The summary's `totals` sum each kind's amounts (adjustments of every kind together)."""
     sums: dict[str, dict[str, Decimal]] = {}
@@ -468,6 +489,7 @@ def check_totals(entries: Any, summary: Mapping) -> None:
             _require(Decimal(total) == expected[kind], "totals", f"{agreement!r} {kind}: summary total {total}, the ledger's amounts sum to {expected[kind]}")
 
 
+@_exact
 def check_terms_applied(entries: Any, documents: Any) -> None:
     """Each entry uses the terms of the version SPEC §3 says decides, and its own arithmetic.
 
