@@ -126,7 +126,16 @@ class Exercise(NamedTuple):
     fair_market_value: Decimal | None  # None for cash: SPEC says it is not read
 
 
-Event = Union[Utilization, Revenue, Correction, Close, TrueUp, Payment, SharePrice, StockSplit, Exercise]
+class GuaranteeCall(NamedTuple):
+    """(v2) The lender calls the guarantor on a debt-service entry still unpaid after its cure period."""
+
+    id: str
+    agreement: str
+    date: date
+    obligation: str  # the id of the called `debt_service` entry
+
+
+Event = Union[Utilization, Revenue, Correction, Close, TrueUp, Payment, SharePrice, StockSplit, Exercise, GuaranteeCall]
 
 
 class Problem(str):

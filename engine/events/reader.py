@@ -40,6 +40,7 @@ from engine.events.model import (
     Correction,
     Event,
     Exercise,
+    GuaranteeCall,
     JsonNumber,
     ParsedLine,
     Payment,
@@ -800,6 +801,10 @@ _FIELDS: dict[str, dict[str, tuple[Reader | None, str]]] = {
         "date": (_read_date, REQUIRED),
         "fair_market_value": (None, UNREAD),
     },
+    "guarantee_call": {
+        "date": (_read_date, REQUIRED),
+        "obligation": (_read_string, REQUIRED),
+    },
 }
 EVENT_TYPES = tuple(_FIELDS)
 _ALLOWED = {name: frozenset(fields) | frozenset(_COMMON_FIELDS) for name, fields in _FIELDS.items()}
@@ -994,6 +999,7 @@ _RULES: dict[str, Callable[[dict, dict, str, list[Problem]], None]] = {
     "share_price": _share_price_rules,
     "stock_split": _no_rules,
     "exercise": _exercise_rules,
+    "guarantee_call": _no_rules,
 }
 
 _BUILDERS: dict[str, Callable[[str, str, dict], Event]] = {
@@ -1012,6 +1018,7 @@ _BUILDERS: dict[str, Callable[[str, str, dict], Event]] = {
     "exercise": lambda i, a, v: Exercise(
         i, a, v["tranche"], v["shares"], v["method"], v["date"], v.get("fair_market_value")
     ),
+    "guarantee_call": lambda i, a, v: GuaranteeCall(i, a, v["date"], v["obligation"]),
 }
 
 _TYPE_NAMES = {Utilization: "utilization", Revenue: "revenue"}

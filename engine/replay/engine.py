@@ -28,7 +28,7 @@ from engine.ledger.chain import IssuedEntry
 from engine.replay.terms import AgreementTerms
 
 ENGINE_NAME = "backstop"
-SEMANTICS = "backstop/v1"
+SEMANTICS = "backstop/v2"
 _PROGRESS_MASK = 2**14 - 1  # feed_log reports progress every 16,384 lines
 
 
@@ -342,6 +342,8 @@ class Engine(EngineLane):
             replay.check_payment(event)
             replay.check_late_interest_due(event)
             replay.pay(event)
+        elif kind is ev.GuaranteeCall:
+            replay.call(event)
         else:
             if replay.warrants is None:
                 raise Rejected(

@@ -27,7 +27,7 @@ def test_replay_writes_ledger_summary_and_exits_zero(spec9, tmp_path, capsys):
     assert code == 0
     assert (tmp_path / "l").read_bytes() == (SPEC9 / "ledger.jsonl").read_bytes()
     summary = json.loads((tmp_path / "s").read_text())
-    assert summary["semantics"] == "backstop/v1"
+    assert summary["semantics"] == "backstop/v2"
     assert summary["engine"]["name"] == "backstop"
     out = capsys.readouterr().out
     assert "6 lines: 6 applied, 0 duplicates, 0 rejected" in out
@@ -173,3 +173,9 @@ def test_events_from_standard_input(spec9, tmp_path):
                             input=events.read_bytes(), capture_output=True, cwd=ROOT)
     assert result.returncode == 0
     assert (tmp_path / "l").read_bytes() == (SPEC9 / "ledger.jsonl").read_bytes()
+
+
+def test_the_version_names_the_semantics(capsys):
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    assert "semantics backstop/v2" in capsys.readouterr().out

@@ -14,6 +14,7 @@ from event_text import (
     CLOSE,
     DROP,
     EXERCISE,
+    GUARANTEE_CALL,
     PAYMENT,
     REVENUE,
     SHARE_PRICE,
@@ -231,6 +232,13 @@ TYPE_CASES = [
     ("replacement null", event_line(VOID, void=DROP, replacement=None), ["correction.replacement: null is not a value"]),
     ("corrects a number", event_line(VOID, corrects=Num("1")), ["correction.corrects: expected a string"]),
     ("corrects missing", event_line(VOID, corrects=DROP), ["correction.corrects: missing"]),
+    ("call without obligation", event_line(GUARANTEE_CALL, obligation=DROP), ["guarantee_call.obligation: missing"]),
+    ("call obligation a number", event_line(GUARANTEE_CALL, obligation=Num("7")),
+     ["guarantee_call.obligation: expected a string"]),
+    ("call without date", event_line(GUARANTEE_CALL, date=DROP), ["guarantee_call.date: missing"]),
+    ("call date a timestamp", event_line(GUARANTEE_CALL, date="2026-04-02T00:00:00Z"), ["guarantee_call.date"]),
+    ("call with an amount", event_line(GUARANTEE_CALL, amount="5.00"),
+     ['unknown field "amount" in a guarantee_call event']),
 ]
 
 GROUPS = {
@@ -282,6 +290,7 @@ CASE_CODES = {
     "rule: volume a fraction": "number",
     "rule: net fair value zero": "number",
     "rule: net fair value a float": "number",
+    "rule: call date a timestamp": "date",  # a date out of §2's forms
 }
 
 
