@@ -21,7 +21,7 @@ from engine.events.model import Close, Correction, GuaranteeCall, Payment, Reven
 from engine.events.reader import replacement as typed_replacement
 from engine.events.reader import TIMESTAMP_CHARS_MAX, plain_fingerprint, timestamp_from_text
 from engine.replay.guarantee import GuaranteeBook
-from engine.replay.lane import AGREEMENT_LANE_FIELDS, lane_field
+from engine.replay.lane import AgreementLane
 from engine.replay.inputs import (
     NO_PERIOD, REVENUE, REVENUE_KEY, TOP_UP_KEY, UTILIZATION, IdRecord, Input, Key, decimal_texts, input_agreement,
     input_order, input_period_max, pack_input, plain_utilization_head, unpack_input,
@@ -47,30 +47,20 @@ _add = EXACT.add  # exact sums, bound once: the plain lane adds twice per line
 _SPANS_MAX = 65_536  # hourly reports of a few years; the cache starts afresh when full
 
 
-class AgreementReplay:
-    """State and entries of one agreement."""
-
-    # The state the compiled lane is handed, kept in `self.lane` (see `engine.replay.lane`).
-    _spans = lane_field(AGREEMENT_LANE_FIELDS, "spans", "spans known to lie in one period: start -> (end, period, span)")
-    locked_below = lane_field(AGREEMENT_LANE_FIELDS, "locked_below", "periods with a smaller index are locked")
-    _capacities = lane_field(AGREEMENT_LANE_FIELDS, "capacities", "per period, its pools with their capacity")
-    keys = lane_field(AGREEMENT_LANE_FIELDS, "keys", "per period and pool (or REVENUE_KEY), the key")
-    closed = lane_field(AGREEMENT_LANE_FIELDS, "closed", "how many periods are closed")
-    restated = lane_field(AGREEMENT_LANE_FIELDS, "restated", "closed periods whose inputs changed since they were issued")
-    number = lane_field(AGREEMENT_LANE_FIELDS, "number", "this agreement's number in the engine, as records name it")
+class AgreementReplay(AgreementLane):
+    """State and entries of one agreement (what the compiled lane reads and writes of it in
+    the slots of `AgreementLane`)."""
 
     def __init__(
         self, terms: AgreementTerms, ids: dict[str, bytes | IdRecord], emit: Callable[[IssuedEntry], None],
         number: int = 0,
     ):
-        self.lane: list = [None] * len(AGREEMENT_LANE_FIELDS)
-        self.lane[AGREEMENT_LANE_FIELDS.index("plain_utilization")] = self.plain_utilization
         self.terms = terms
         self.ids = ids  # every id in use, shared by the engine's agreements (SPEC §7)
-        self.number = number
+        self.number = number  # this agreement's number in the engine, as input records name it
         self.emit = emit
         self.lock = terms.lock_after_periods
-        self.locked_below = -1
+        self.locked_below = -1  # periods with a smaller index are locked
         self.chain = Chain(terms.id)
         self.closed = 0
         self.keys: dict[int, dict[str, Key]] = {}
@@ -86,7 +76,9 @@ class AgreementReplay:
         self.totals: dict[str, Decimal | int] = {}
         self.warrants = WarrantBook(self) if terms.first.warrants is not None else None
         self.guarantee = GuaranteeBook(self) if terms.first.guarantee is not None else None
-        self._spans: dict[str, tuple[str, int, int]] = {}  # for `plain_utilization`
+        # For `plain_utilization`: spans already found to lie in one period of the term, and
+        # per period the pools of its governing version with their capacity (none: no backstop).
+        self._spans: dict[str, tuple[str, int, int]] = {}  # start -> (end, period, span number)
         # The spans plain records name, numbered per period: ({(start, end): number}, [(start, end)]).
         self.period_spans: dict[int, tuple[dict[tuple[str, str], int], list[tuple[str, str]]]] = {}
         self._capacities = [self._period_capacities(period) for period in terms.periods]
