@@ -179,10 +179,9 @@ def state(value) -> object:
         return ("callable", value.__qualname__)
     if is_dataclass(value):
         names = [f.name for f in fields(value)]
-    elif hasattr(value, "__dict__"):
-        names = list(vars(value))
-    else:
-        names = [name for cls in type(value).__mro__ for name in getattr(cls, "__slots__", ())]
+    else:  # slots across the class hierarchy (the lane's state), then the instance's own members
+        slots = [name for cls in type(value).__mro__ for name in getattr(cls, "__slots__", ()) if name != "__dict__"]
+        names = slots + [name for name in getattr(value, "__dict__", {}) if name not in slots]
     return (type(value).__name__, [(name, state(getattr(value, name))) for name in names if name not in NOT_STATE])
 
 
