@@ -30,5 +30,5 @@ def test_the_snapshot_measurement_restores_what_it_took(tmp_path):
     units = bench.units_for(3000)
     bench.write_agreement(tmp_path / "contracts", units, None, bench.years_for(3000, units))
     bench.generate(tmp_path / "log.jsonl", 3000, seed=3, units=units)
-    inputs, size, taken, restored = bench.snapshot_costs(tmp_path / "contracts", tmp_path / "log.jsonl", runs=1)
-    assert 2500 < inputs <= 3000 and 0 < size < 100 * inputs and taken > 0 and restored > 0
+    inputs, replayed, size, taken, restored = bench.snapshot_costs(tmp_path / "contracts", tmp_path / "log.jsonl", runs=1)
+    assert 2500 < inputs <= 3000 and 0 < size < 100 * inputs and min(replayed, taken, restored) > 0

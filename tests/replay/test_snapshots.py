@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 from engine import __version__
 from engine.documents.loader import load_agreements, load_agreements_from_mappings
 from engine.replay import Engine, SnapshotError
-from engine.replay.snapshot import FORMAT, MAGIC, SECTIONS
+from engine.replay.inputs import INPUT_HEAD, NO_PERIOD, pack_input, plain_utilization_head
+from engine.replay.snapshot import _HEAD_FIELDS, FORMAT, MAGIC, SECTIONS, _head_columns
 from engine.testing import agreements_with_logs, bad_lines
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -151,6 +152,17 @@ def test_the_snapshot_is_data_a_person_can_read(saved):
     assert len(inputs["ids"]) == len(inputs["sizes"]) == sum(
         key[2]["inputs"] for state in document["state"].values() for key in state["inputs"]["keys"])
     assert document["rejections"] == [[len(LINES) // 2 + 1, "bad-1", document["rejections"][0][2], "interval"]]
+
+
+def test_record_heads_read_as_columns_are_the_heads_unpacked():
+    records = [
+        pack_input(b"f" * 16, 7, 12, 3, NO_PERIOD, 5, 2, 1, 0, ("10.5", "3")),
+        plain_utilization_head(2**40, 2**33, 0, 0, 0, 65535, 0, 0, 2**32 - 1) + b"64 51.23",
+        pack_input(b"g" * 16, 1, 1, 0, 0, 0, 0, 0, 1, ("-7.25",)),
+    ]
+    columns = _head_columns(records, _HEAD_FIELDS)
+    assert [tuple(column[place] for column in columns.values()) for place in range(len(records))] == [
+        INPUT_HEAD.unpack_from(record) for record in records]
 
 
 # ---- what restore refuses ------------------------------------------------------------------
