@@ -32,3 +32,9 @@ def test_the_snapshot_measurement_restores_what_it_took(tmp_path):
     bench.generate(tmp_path / "log.jsonl", 3000, seed=3, units=units)
     inputs, replayed, size, taken, restored = bench.snapshot_costs(tmp_path / "contracts", tmp_path / "log.jsonl", runs=1)
     assert 2500 < inputs <= 3000 and 0 < size < 100 * inputs and min(replayed, taken, restored) > 0
+
+
+@pytest.mark.slow
+def test_the_v2_twin_of_the_benchmark_agreement_replays_the_log_cleanly(capsys):
+    assert bench.main(["--events", "3000", "--runs", "1", "--v2"]) == 0
+    assert "v2 agreement (revenue floor, guaranteed debt service)" in capsys.readouterr().out

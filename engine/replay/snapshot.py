@@ -3,7 +3,7 @@
 A snapshot lets a settlement system (or a store) stop an engine and go on later without
 replaying the past. It is data, never code, and it is read as untrusted input: the bytes are
 
-    b"backstop-snapshot/2\\n" + zlib(one JSON document, keys sorted)
+    b"backstop-snapshot/3\\n" + zlib(one JSON document, keys sorted)
 
 Why this encoding:
 
@@ -38,7 +38,7 @@ The document has a header, which says what the state belongs to, and a body, the
 - `rejections`: `[line, id, reason, code]` for each rejected line;
 - `state`: per agreement, what can still change, in sections (`SECTIONS`): `periods`
   (closed, locked_below, restated), `inputs` (pools, spans, keys), `caps` (per capped kind,
-  E and I), `books` (per direction), `totals`, `warrants`.
+  E and I), `books` (per direction), `totals`, `warrants`, `guarantee`.
 
 Caches that the engine learns again (spans by start, pool capacities, observation dates) are
 not stored. Anything else the engine comes to remember is a new section or field, and so a
@@ -64,22 +64,23 @@ from typing import Any, Callable
 import orjson
 
 from engine.events.reader import FINGERPRINT_BYTES, ID_CHARS_MAX
-from engine.rejection_codes import CODES
+from engine.rejection_codes import CODES, Code
 from engine.replay.agreement import OBLIGATION_KINDS, SHARE_KINDS, AgreementReplay
+from engine.replay.guarantee import DebtService
 from engine.replay.inputs import (
-    INPUT_HEAD, NO_PERIOD, PLAIN_FLAGS, REVENUE_FLAGS, REVENUE_KEY, UTILIZATION_FLAGS, IdRecord, Key,
+    INPUT_HEAD, NO_PERIOD, PLAIN_FLAGS, REVENUE_FLAGS, REVENUE_KEY, TOP_UP_KEY, UTILIZATION_FLAGS, IdRecord, Key,
     input_order,
 )
 from engine.replay.rejected import Rejection
 from engine.replay.settlement import Book, Obligation
 from engine.replay.warrants import Observation, TrancheState
 
-FORMAT = "backstop-snapshot/2"
+FORMAT = "backstop-snapshot/3"
 MAGIC = FORMAT.encode("ascii") + b"\n"
 LEVEL = 1  # zlib's: see the module's docstring
 _HEX = frozenset("0123456789abcdef")
 #: Kinds of entry a total may be kept for: every kind the replay issues.
-TOTAL_KINDS = OBLIGATION_KINDS | SHARE_KINDS | {"payment"}
+TOTAL_KINDS = OBLIGATION_KINDS | SHARE_KINDS | {"payment", "discharge"}
 
 
 class SnapshotError(ValueError):
@@ -175,7 +176,10 @@ def _key_state(key: Key) -> dict:
 
 
 def _write_caps(replay: AgreementReplay, column: list[str]) -> dict:
-    return {"lease_back": {"entitled": _decimal_text(replay.entitled), "issued": _decimal_text(replay.issued)}}
+    return {
+        "lease_back": {"entitled": _decimal_text(replay.entitled), "issued": _decimal_text(replay.issued)},
+        "revenue_top_up": {"entitled": _decimal_text(replay.top_up_entitled), "issued": _decimal_text(replay.top_up_issued)},
+    }
 
 
 def _write_books(replay: AgreementReplay, column: list[str]) -> list:
@@ -208,6 +212,17 @@ def _write_warrants(replay: AgreementReplay, column: list[str]) -> dict | None:
             for o in warrants.observations
         ],
         "factor": _fraction_text(warrants.factor),
+    }
+
+
+def _write_guarantee(replay: AgreementReplay, column: list[str]) -> dict | None:
+    guarantee = replay.guarantee
+    if guarantee is None:
+        return None
+    return {
+        "debt_service": [[entry_id, d.period, d.due.isoformat()] for entry_id, d in guarantee.debt_service.items()],
+        "called": [[entry_id, event_id] for entry_id, event_id in guarantee.called.items()],
+        "called_total": _decimal_text(guarantee.called_total),
     }
 
 
@@ -363,9 +378,7 @@ def _rejections(reader: _Reader) -> list[Rejection]:
     rejections = []
     for item in reader.items():
         line, event_id, reason, code = item.tuple_of(4)
-        code = None if code.value is None else code.text()
-        if code is not None and code not in CODES:
-            raise item.error(f"has rejection code {code!r}, which is not one of semantics §7")
+        code = Code(code._typed(str, "a rejection code of semantics §7", CODES.__contains__))
         rejections.append(Rejection(line.integer(), None if event_id.value is None else event_id.text(), reason.text(), code))
     return rejections
 
@@ -452,7 +465,7 @@ def _read_inputs(replay: AgreementReplay, reader: _Reader, inputs: _Inputs, ids:
         if index in replay.period_spans or len(numbers) != len(listed):
             raise item.error("lists a period, or a span of one, twice")
         replay.period_spans[index] = (numbers, listed)
-    slots = set(replay.pool_names) | {REVENUE_KEY}
+    slots = set(replay.pool_names) | {REVENUE_KEY, TOP_UP_KEY}
     for item in fields.items("keys"):
         index, slot, state = item.tuple_of(3)
         index, slot = index.integer(minimum=open_from, maximum=last), slot.text()
@@ -462,6 +475,8 @@ def _read_inputs(replay: AgreementReplay, reader: _Reader, inputs: _Inputs, ids:
         if slot in period_keys:
             raise item.error("lists a key twice")
         state.fields({"available", "sold", "revenue", "inputs", "changes", "last_target", "first_entry", "adjustments"})
+        if slot == TOP_UP_KEY and state.value["inputs"] != 0:
+            raise state.reader("inputs").error("is not 0: a top-up key's inputs are its period's revenue key's")
         changes = state.optional_items("changes")
         key = period_keys[slot] = Key(
             available=state.decimal("available"), sold=state.decimal("sold"), revenue=state.decimal("revenue"),
@@ -475,9 +490,10 @@ def _read_inputs(replay: AgreementReplay, reader: _Reader, inputs: _Inputs, ids:
 
 
 def _read_caps(replay: AgreementReplay, reader: _Reader, inputs: _Inputs, ids: dict) -> None:
-    lease_back = reader.fields({"lease_back"}).mapping("lease_back", {"entitled", "issued"})
-    replay.entitled = lease_back.decimal("entitled")
-    replay.issued = lease_back.decimal("issued")
+    caps = reader.fields({"lease_back", "revenue_top_up"})
+    lease_back, top_up = caps.mapping("lease_back", {"entitled", "issued"}), caps.mapping("revenue_top_up", {"entitled", "issued"})
+    replay.entitled, replay.issued = lease_back.decimal("entitled"), lease_back.decimal("issued")
+    replay.top_up_entitled, replay.top_up_issued = top_up.decimal("entitled"), top_up.decimal("issued")
 
 
 def _read_books(replay: AgreementReplay, reader: _Reader, inputs: _Inputs, ids: dict) -> None:
@@ -562,6 +578,31 @@ def _read_warrants(replay: AgreementReplay, reader: _Reader, inputs: _Inputs, id
     warrants.factor = fields.reader("factor").fraction()
 
 
+def _read_guarantee(replay: AgreementReplay, reader: _Reader, inputs: _Inputs, ids: dict) -> None:
+    guarantee = replay.guarantee
+    if (reader.value is None) != (guarantee is None):
+        raise reader.error("is guarantee state for an agreement without a guarantee, or none for one with it")
+    if guarantee is None:
+        return
+    fields = reader.fields({"debt_service", "called", "called_total"})
+    for item in fields.items("debt_service"):
+        entry_id, period, due = item.tuple_of(3)
+        entry_id, period = entry_id.text(), period.text()
+        if period not in replay.terms.period_by_id or entry_id in guarantee.debt_service:
+            raise item.error(f"names period {period!r}, which is not of the term, or a debt service listed twice")
+        guarantee.debt_service[entry_id] = DebtService(period, due.date())
+    for item in fields.items("called"):
+        entry_id, event_id = item.tuple_of(2)
+        entry_id, event_id = entry_id.text(), _event_id(event_id)
+        if entry_id not in guarantee.debt_service or entry_id in guarantee.called or event_id not in ids:
+            raise item.error(f"calls {entry_id!r}, which is no debt service the snapshot lists, or twice, "
+                             "or by an event whose id is not in use")
+        guarantee.called[entry_id] = event_id
+    guarantee.called_total = fields.decimal("called_total")
+    if guarantee.called_total < 0:
+        raise fields.error("has a negative sum of calls")
+
+
 #: The sections of an agreement's state, written and read in this order (a section may rely
 #: on those before it: keys are checked against the periods' locks, books against the chain).
 #: A new kind of state is a new section (or a new field of one) and a new `FORMAT`.
@@ -572,6 +613,7 @@ SECTIONS: dict[str, tuple[Callable, Callable]] = {
     "books": (_write_books, _read_books),
     "totals": (_write_totals, _read_totals),
     "warrants": (_write_warrants, _read_warrants),
+    "guarantee": (_write_guarantee, _read_guarantee),
 }
 
 

@@ -20,6 +20,7 @@ import os
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any, Iterable, Mapping, Sequence
 
 from engine.ledger import IssuedEntry
@@ -27,7 +28,18 @@ from engine.replay import Engine, LineOutcome
 
 GENESIS = "0" * 64
 #: Kinds whose positive amounts are obligations of their debtor to their creditor (SPEC §5.5).
-OBLIGATION_KINDS = frozenset({"lease_back", "revenue_share", "adjustment", "late_interest", "exercise_price", "cash_in_lieu"})
+OBLIGATION_KINDS = frozenset({"lease_back", "revenue_share", "adjustment", "late_interest", "exercise_price", "cash_in_lieu",
+                              "revenue_top_up", "debt_service", "guarantee_call", "reimbursement"})
+#: Who owes whom for the kinds whose direction is fixed (an adjustment's is that of its `of`),
+#: by role: how the rebuild learns which party is the provider, the guarantor, the lender.
+ROLES_OF_KIND = {
+    "lease_back": ("guarantor", "provider"), "exercise_price": ("guarantor", "provider"),
+    "revenue_top_up": ("guarantor", "provider"), "revenue_share": ("provider", "guarantor"),
+    "cash_in_lieu": ("provider", "guarantor"), "warrant_vested": ("provider", "guarantor"),
+    "split_adjustment": ("provider", "guarantor"), "share_delivery": ("provider", "guarantor"),
+    "reimbursement": ("provider", "guarantor"), "debt_service": ("provider", "lender"),
+    "discharge": ("provider", "lender"), "guarantee_call": ("guarantor", "lender"),
+}
 SHARE_KINDS = frozenset({"warrant_vested", "split_adjustment", "share_delivery"})
 #: Fields that record how an amount came about rather than what it is: the events it derives
 #: from (their ids and log order) and the chain links, which hash those.
@@ -202,8 +214,12 @@ def check_line_accounting(summary: Mapping, non_blank_lines: int | Iterable[str 
         _require(bool(rejection.get("reason")), "line accounting", f"line {rejection['line']} is rejected without a reason")
 
 
-def check_cap_respected(entries: Any, cap: Decimal | str | int | None) -> None:
+def check_cap_respected(entries: Any, cap: Decimal | str | int | None, *, of: str = "lease_back") -> None:
     """The guarantor never pays more lease-back than the cap (SPEC §5.3), with a constant cap.
+
+    `of="revenue_top_up"` checks the revenue floor's top-ups against their own cap (v2)
+    instead: the entries of the other kind never count, so that passing both checks shows
+    that the two caps never share a cent.
 
     Per agreement, in ledger order: I, the lease-back issued so far (every `lease_back`
     entry and lease-back adjustment), never exceeds the cap; and after every such entry I
@@ -216,7 +232,7 @@ def check_cap_respected(entries: Any, cap: Decimal | str | int | None) -> None:
     issued: dict[str, Decimal] = {}
     entitled: dict[str, Decimal] = {}
     for entry in _entry_fields(entries):
-        if not _is_lease_back(entry):
+        if not (entry["kind"] == of or (entry["kind"] == "adjustment" and entry.get("of") == of)):
             continue
         agreement = entry["agreement"]
         amount = Decimal(entry["amount"])
@@ -235,6 +251,71 @@ def check_cap_respected(entries: Any, cap: Decimal | str | int | None) -> None:
             f"after {_where(entry)} (amount {entry['amount']}, change {change}) the lease-back issued is {total}; "
             f"min(cap {limit if limit is not None else 'none'}, entitlement {entitlement}) is {expected}",
         )
+
+
+def check_guarantee_calls(entries: Any, documents: Any) -> None:
+    """(v2) Guarantee calls follow SPEC §5.7, from the ledger and the documents alone.
+
+    Every `guarantee_call` names a `debt_service` entry of its agreement, never one called
+    before, and is followed at once by its `discharge` (−c, provider → lender) and its
+    `reimbursement` (c, provider → guarantor) on the same obligation and date. Its amount c
+    is never more than round(covers × what the debt service still owed), nor than what the
+    guarantee's cap left; `uncapped` records that round(…) where the cap cut it. A discharge
+    never takes more than its obligation owed, and every reimbursement matches a call.
+    """
+    loaded = {agreement.id: agreement for agreement in loaded_agreements(documents)}
+    fields = _entry_fields(entries)
+    owed: dict[str, Decimal] = {}
+    called: set[str] = set()
+    calls: dict[str, Decimal] = {}
+    for position, entry in enumerate(fields):
+        kind, amount = entry["kind"], Decimal(entry["amount"]) if entry["kind"] not in SHARE_KINDS else None
+        if kind in OBLIGATION_KINDS and amount > 0:
+            owed[entry["id"]] = amount - Decimal(entry.get("credit_applied", "0"))
+        for item in entry.get("applied", []) if kind in ("payment", "adjustment") else []:
+            owed[item["entry"]] = owed.get(item["entry"], Decimal(0)) - Decimal(item["amount"])
+        if kind == "reimbursement":
+            before = fields[position - 2] if position >= 2 else {}
+            _require(before.get("kind") == "guarantee_call" and before.get("obligation") == entry["obligation"]
+                     and Decimal(before["amount"]) == amount, "guarantee",
+                     f"{_where(entry)} reimburses {amount} with no call of that amount on {entry['obligation']} just before")
+        if kind != "guarantee_call":
+            continue
+        target = entry["obligation"]
+        guarantee = loaded[entry["agreement"]].versions[entry["version"] - 1].document.guarantee
+        _require(target.startswith(f"{entry['agreement']}/") and target.endswith("/debt_service"), "guarantee",
+                 f"{_where(entry)} calls {target!r}, which is not a debt-service entry of its agreement")
+        _require(target not in called, "guarantee", f"{_where(entry)} calls {target} a second time")
+        called.add(target)
+        outstanding = owed.get(target, Decimal(0))
+        agreement = loaded[entry["agreement"]]
+        covered = _rounded(Fraction(outstanding) * Fraction(guarantee.covers), _places(agreement), _mode(agreement))
+        _require(0 < amount <= covered, "guarantee",
+                 f"{_where(entry)} calls {amount}; covers {guarantee.covers} × the {outstanding} still owed is {covered}")
+        so_far = calls.get(entry["agreement"], Decimal(0))
+        if guarantee.cap is not None:
+            _require(so_far + amount <= guarantee.cap, "guarantee",
+                     f"{_where(entry)} brings the calls to {so_far + amount}, above the guarantee's cap {guarantee.cap}")
+        _require(("uncapped" in entry) == (amount != covered), "guarantee",
+                 f"{_where(entry)}: uncapped {entry.get('uncapped')} but the covered amount is {covered}")
+        calls[entry["agreement"]] = so_far + amount
+        discharge, reimbursement = (fields[position + 1: position + 3] + [{}, {}])[:2]
+        _require(discharge.get("kind") == "discharge" and Decimal(discharge["amount"]) == -amount
+                 and discharge.get("obligation") == target and discharge.get("date") == entry["date"], "guarantee",
+                 f"{_where(entry)} is not followed by its discharge of {-amount} on {target}")
+        _require(-Decimal(discharge["amount"]) <= outstanding, "guarantee",
+                 f"{_where(discharge)} discharges {-Decimal(discharge['amount'])}; {target} owed only {outstanding}")
+        _require(reimbursement.get("kind") == "reimbursement" and reimbursement.get("date") == entry["date"]
+                 and (reimbursement["debtor"], reimbursement["creditor"]) == (discharge["debtor"], entry["debtor"]),
+                 "guarantee", f"{_where(entry)} is not followed by the provider's reimbursement of the guarantor")
+
+
+def _places(agreement) -> int:
+    return agreement.versions[0].document.settlement.rounding.places
+
+
+def _mode(agreement) -> str:
+    return agreement.versions[0].document.settlement.rounding.mode
 
 
 def check_step_downs_only(entries: Any, *, documents: Any = None) -> None:
@@ -279,9 +360,10 @@ def check_outstanding_rebuilt(entries: Any, summary: Mapping) -> None:
     """What is owed can be rebuilt from the ledger alone (SPEC §5.5).
 
     Every obligation (a positive lease-back, revenue-share, adjustment, late-interest,
-    exercise-price or cash-in-lieu entry) starts at its amount less its `credit_applied`;
-    every payment and every credit (a negative adjustment) lowers the obligations its
-    `applied` list names. Each application names an earlier open obligation of the same
+    exercise-price, cash-in-lieu, or (v2) revenue top-up, debt-service, guarantee-call or
+    reimbursement entry) starts at its amount less its `credit_applied`; every payment and
+    every credit (a negative adjustment) lowers the obligations its `applied` list names, and
+    a discharge (v2) lowers its own obligation alone. Each application names an earlier open obligation of the same
     debtor and creditor and never takes more than it still owes; a payment's applications
     plus `unapplied` equal its amount, a credit's equal its size; and the applications
     follow SPEC's order: the payment's `applies_to` first when it is open in that direction,
@@ -289,7 +371,7 @@ def check_outstanding_rebuilt(entries: Any, summary: Mapping) -> None:
     and a new obligation takes all the unapplied credit it can at once. Per direction, the
     obligations' balances must sum to the summary's `outstanding`, and the unapplied credit
     (payments' and credits' `unapplied` less every `credit_applied`) to its
-    `unapplied_credit`.
+    `unapplied_credit`, for each of the agreement's directions (two, or six with a lender).
     """
     balances: dict[str, dict[str, Decimal]] = {}
     direction_of: dict[str, tuple[str, str]] = {}
@@ -315,6 +397,12 @@ def check_outstanding_rebuilt(entries: Any, summary: Mapping) -> None:
             _check_application_order(entry, owed, direction_of, order_of, -amount, None)
             _apply_all(entry, owed, direction_of, -amount, "credit")
             credit[key] = credit.get(key, Decimal(0)) + Decimal(entry["unapplied"])
+        elif kind == "discharge":
+            applied = [(item["entry"], Decimal(item["amount"])) for item in entry.get("applied", [])]
+            _require(applied == [(entry.get("obligation"), -amount)] and Decimal(entry.get("unapplied", "0")) == 0,
+                     "outstanding rebuilt", f"{_where(entry)} of {amount} applies {applied}; a discharge settles "
+                     f"its own obligation {entry.get('obligation')!r} alone, by its whole size")
+            _apply_all(entry, owed, direction_of, -amount, "discharge")
         elif kind in OBLIGATION_KINDS and amount > 0:
             used = Decimal(entry.get("credit_applied", "0"))
             available = credit.get(key, Decimal(0))
@@ -332,7 +420,7 @@ def check_outstanding_rebuilt(entries: Any, summary: Mapping) -> None:
                 _require(name not in entry, "outstanding rebuilt", f"{_where(entry)} (amount {amount}) is neither obligation nor credit but has {name!r}")
     for agreement, facts in summary.get("agreements", {}).items():
         owed = balances.get(agreement, {})
-        rebuilt = {direction: Decimal(0) for direction in ("guarantor_to_provider", "provider_to_guarantor")}
+        rebuilt = {direction: Decimal(0) for direction in facts["outstanding"]}
         rebuilt_credit = dict(rebuilt)
         named = _direction_names(roles.get(agreement, {}))
         totals_by_pair: dict[tuple[str, str], Decimal] = {}
@@ -342,13 +430,18 @@ def check_outstanding_rebuilt(entries: Any, summary: Mapping) -> None:
         credits_by_pair = {(debtor, creditor): value for (a, debtor, creditor), value in credit.items() if a == agreement}
         summary_owed = {name: Decimal(value) for name, value in facts["outstanding"].items()}
         summary_credit = {name: Decimal(value) for name, value in facts["unapplied_credit"].items()}
-        if named is None:
-            # No entry says who is the guarantor: compare the two directions as a pair of values.
-            _require(sorted(summary_owed.values()) == sorted(_two(totals_by_pair)), "outstanding rebuilt",
+        if named is None or not set(totals_by_pair) | set(credits_by_pair) <= set(named):
+            # No entry says who plays the role of some party that money moved between: compare
+            # the directions as a set of values.
+            count = len(rebuilt)
+            _require(sorted(summary_owed.values()) == _padded(totals_by_pair, count), "outstanding rebuilt",
                      f"{agreement!r}: summary outstanding {facts['outstanding']}; rebuilt from the ledger {totals_by_pair}")
-            _require(sorted(summary_credit.values()) == sorted(_two(credits_by_pair)), "outstanding rebuilt",
+            _require(sorted(summary_credit.values()) == _padded(credits_by_pair, count), "outstanding rebuilt",
                      f"{agreement!r}: summary unapplied credit {facts['unapplied_credit']}; rebuilt {credits_by_pair}")
             continue
+        unknown = {named[pair] for pair in set(totals_by_pair) | set(credits_by_pair)} - set(rebuilt)
+        _require(not unknown, "outstanding rebuilt",
+                 f"{agreement!r}: the ledger has money owed in directions {sorted(unknown)}, which the summary does not list")
         for pair, value in totals_by_pair.items():
             rebuilt[named[pair]] += value
         for pair, value in credits_by_pair.items():
@@ -467,9 +560,12 @@ def _check_lease_back_basis(entry: dict, agreement, document, fraction) -> None:
 
 
 def _check_late_interest(entry: dict, agreement, document, fraction) -> None:
-    late = document.settlement.late_interest
-    _require(late is not None, "terms applied", f"{_where(entry)}: version {entry['version']} has no late interest")
     inputs = entry["basis"]["inputs"]
+    late = document.settlement.late_interest
+    if inputs["obligation"].endswith("/reimbursement") and "/call/" in inputs["obligation"]:
+        # (v2) A reimbursement bears late interest on the guarantee's own terms (SPEC §5.5).
+        late = document.guarantee.reimbursement.late_interest if document.guarantee is not None else None
+    _require(late is not None, "terms applied", f"{_where(entry)}: version {entry['version']} has no late interest")
     days = (date.fromisoformat(inputs["paid"]) - date.fromisoformat(inputs["due"])).days
     _require(days > 0 and int(inputs["days"]) == days, "terms applied",
              f"{_where(entry)}: {inputs['days']} days late from {inputs['due']} to {inputs['paid']}; that is {days}")
@@ -851,27 +947,27 @@ def _apply_all(entry: dict, owed: dict[str, Decimal], direction_of: dict, size: 
 
 
 def _learn_roles(roles: dict[str, str], entry: dict) -> None:
-    kind, of = entry["kind"], entry.get("of")
-    guarantor_pays = kind in ("lease_back", "exercise_price") or (kind == "adjustment" and of == "lease_back")
-    provider_pays = kind in ("revenue_share", "cash_in_lieu", *SHARE_KINDS) or (kind == "adjustment" and of == "revenue_share")
-    if guarantor_pays:
-        roles.setdefault("guarantor", entry["debtor"])
-        roles.setdefault("provider", entry["creditor"])
-    elif provider_pays:
-        roles.setdefault("provider", entry["debtor"])
-        roles.setdefault("guarantor", entry["creditor"])
+    kind = entry["kind"]
+    debtor_role, creditor_role = ROLES_OF_KIND.get(entry.get("of") if kind == "adjustment" else kind, (None, None))
+    if debtor_role is not None:
+        roles.setdefault(debtor_role, entry["debtor"])
+        roles.setdefault(creditor_role, entry["creditor"])
 
 
 def _direction_names(roles: dict[str, str]) -> dict[tuple[str, str], str] | None:
-    if "guarantor" not in roles:
+    """(debtor, creditor) → the summary's name of that direction, for every pair of parties
+    whose roles the ledger revealed; None while it revealed none."""
+    if not roles:
         return None
-    guarantor, provider = roles["guarantor"], roles["provider"]
-    return {(guarantor, provider): "guarantor_to_provider", (provider, guarantor): "provider_to_guarantor"}
+    return {
+        (roles[debtor], roles[creditor]): f"{debtor}_to_{creditor}"
+        for debtor in roles for creditor in roles if debtor != creditor
+    }
 
 
-def _two(values: dict) -> list[Decimal]:
+def _padded(values: dict, count: int) -> list[Decimal]:
     found = list(values.values())
-    return sorted(found + [Decimal(0)] * (2 - len(found)))
+    return sorted(found + [Decimal(0)] * (count - len(found)))
 
 
 def _open_list(owed, direction_of, named, name) -> str:

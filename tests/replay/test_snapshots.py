@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from engine import __version__
 from engine.documents.loader import load_agreements, load_agreements_from_mappings
-from engine.replay import Engine, SnapshotError
+from engine.replay import SEMANTICS, Engine, SnapshotError
 from engine.replay.inputs import INPUT_HEAD, NO_PERIOD, pack_input, plain_utilization_head
 from engine.replay.snapshot import _HEAD_FIELDS, FORMAT, MAGIC, SECTIONS, _head_columns
 from engine.testing import agreements_with_logs, bad_lines
@@ -71,12 +71,14 @@ def split_replay(loaded, raws: list[bytes], cut: int) -> None:
     assert restored.snapshot() == whole.snapshot()
 
 
-@pytest.mark.parametrize("pins", [{}, {"warrants": True, "lock_after_periods": 0}, {"lock_after_periods": 1}],
-                         ids=["any", "warrants-locked-at-once", "locked-after-one"])
+@pytest.mark.parametrize("pins", [{}, {"warrants": True, "lock_after_periods": 0}, {"lock_after_periods": 1},
+                                  {"revenue_floor": True, "guarantee": True, "lock_after_periods": 1}],
+                         ids=["any", "warrants-locked-at-once", "locked-after-one", "floor-and-guarantee"])
 @given(data=st.data())
 def test_a_snapshot_anywhere_in_a_generated_log_changes_nothing(pins, data):
     """Cut anywhere, also right after a close, in logs with corrections, payments, true-ups,
-    warrant events, locks and rejected lines: the two parts give the one run's bytes."""
+    warrant events, locks, guarantee calls, revenue under a floor and rejected lines: the two
+    parts give the one run's bytes."""
     documents, lines = data.draw(agreements_with_logs(**pins), label="agreement and log")
     raws = [line.encode("utf-8") for line in lines]
     for place, bad in data.draw(st.lists(st.tuples(st.integers(0, len(raws)), bad_lines(agreement=documents[0]["agreement"])),
@@ -85,6 +87,16 @@ def test_a_snapshot_anywhere_in_a_generated_log_changes_nothing(pins, data):
     after_closes = [place + 1 for place, raw in enumerate(raws) if b'"close"' in raw]
     cuts = st.integers(0, len(raws)) | st.sampled_from(after_closes) if after_closes else st.integers(0, len(raws))
     split_replay(load_agreements_from_mappings(documents), raws, data.draw(cuts, label="cut"))
+
+
+@pytest.mark.parametrize("agreement", ["dc-guarantee", "floor-partnership"])
+def test_the_v2_samples_cut_anywhere_give_their_whole_replay(agreement):
+    """The state of semantics v2 (top-up sums and keys, six directions, debt service and calls)
+    crosses a restart at every line of the two v2 sample logs."""
+    loaded = [a for a in load_agreements(CONTRACTS) if a.id == agreement]
+    raws = (ROOT / "examples" / f"{agreement}.jsonl").read_bytes().splitlines()
+    for cut in range(len(raws) + 1):
+        split_replay(loaded, raws, cut)
 
 
 def test_the_same_state_gives_the_same_bytes():
@@ -141,12 +153,12 @@ def saved() -> bytes:
 
 
 def test_the_snapshot_is_data_a_person_can_read(saved):
-    assert saved.startswith(b"backstop-snapshot/2\n")
+    assert saved.startswith(b"backstop-snapshot/3\n")
     document = document_of(saved)
     assert document["format"] == FORMAT
     assert set(document) == {"format", "engine", "semantics", "agreements", "position", "ids", "rejections", "state"}
     assert set(document["state"]["gb300-monthly"]) == set(SECTIONS) == {
-        "periods", "inputs", "caps", "books", "totals", "warrants"}
+        "periods", "inputs", "caps", "books", "totals", "warrants", "guarantee"}
     assert json.loads(json.dumps(document)) == document
     inputs = document["ids"]["inputs"]
     assert len(inputs["ids"]) == len(inputs["sizes"]) == sum(
@@ -202,11 +214,11 @@ def test_a_corrupted_snapshot_is_refused(saved):
 
 
 def test_another_format_version_is_refused_with_the_way_out(saved):
-    message = refusal(b"backstop-snapshot/1\n" + saved[len(MAGIC):])
-    assert "format backstop-snapshot/1" in message and FORMAT in message and "replay the event log" in message
+    message = refusal(b"backstop-snapshot/2\n" + saved[len(MAGIC):])
+    assert "format backstop-snapshot/2" in message and FORMAT in message and "replay the event log" in message
     document = document_of(saved)
-    document["format"] = "backstop-snapshot/3"
-    assert f"this snapshot has format 'backstop-snapshot/3'; this engine reads {FORMAT}" in refusal(snapshot_of(document))
+    document["format"] = "backstop-snapshot/4"
+    assert f"this snapshot has format 'backstop-snapshot/4'; this engine reads {FORMAT}" in refusal(snapshot_of(document))
 
 
 def test_another_engine_version_is_refused(saved):
@@ -219,7 +231,7 @@ def test_another_engine_version_is_refused(saved):
 def test_other_semantics_are_refused(saved):
     document = document_of(saved)
     document["semantics"] = "backstop/v0"
-    assert "this snapshot has semantics backstop/v0; this engine has backstop/v1" in refusal(snapshot_of(document))
+    assert f"this snapshot has semantics backstop/v0; this engine has {SEMANTICS}" in refusal(snapshot_of(document))
 
 
 def copied_contracts(tmp_path: Path) -> Path:
@@ -302,11 +314,11 @@ DAMAGES = [
      "caps.lease_back.entitled is 'NaN'; expected a finite decimal"),
     (lambda d: d["state"]["gb300-monthly"]["caps"]["lease_back"].update(issued="1_000.00"),
      "caps.lease_back.issued is '1_000.00'; expected a finite decimal written plainly"),
-    (lambda d: d["state"]["gb300-monthly"].update(guarantee=None), "has fields it should not have: 'guarantee'"),
+    (lambda d: d["state"]["gb300-monthly"].update(lender=None), "has fields it should not have: 'lender'"),
     (lambda d: d["state"]["gb300-monthly"].pop("totals"), "gb300-monthly has no field 'totals'"),
     (lambda d: d["position"].update(rejected=10**6), "counts a different number of rejections"),
     (lambda d: d["position"].update(lines=3), "counts more duplicates and rejections than lines"),
-    (lambda d: d["rejections"][0].__setitem__(3, "sideways"), "has rejection code 'sideways'"),
+    (lambda d: d["rejections"][0].__setitem__(3, "sideways"), "rejections[0][3] is 'sideways'; expected a rejection code of semantics §7"),
     (lambda d: d["ids"]["inputs"].update(records="not base64!"), "snapshot.ids.inputs.records is not base64"),
     (lambda d: d["ids"]["inputs"]["ids"].__setitem__(0, 7), "snapshot.ids.inputs.ids is not a list of strings"),
     (lambda d: d["ids"]["inputs"]["sizes"].pop(), "ids but"),
@@ -343,6 +355,16 @@ DAMAGES = [
      "is not dated after the observation before it"),
     (lambda d: d["state"]["warrants-milestones"]["warrants"]["tranches"].pop(), "does not list every tranche"),
     (lambda d: d["state"]["warrants-milestones"]["warrants"]["tranches"][0].__setitem__(1, 1), "expected true or false"),
+    (lambda d: d["state"]["gb300-monthly"]["caps"].pop("revenue_top_up"), "caps has no field 'revenue_top_up'"),
+    (lambda d: next(key for key in d["state"]["floor-partnership"]["inputs"]["keys"] if key[1] == "/revenue_top_up")[2]
+     .update(inputs=1), "is not 0: a top-up key's inputs are its period's revenue key's"),
+    (lambda d: d["state"]["gb300-monthly"].update(guarantee=d["state"]["dc-guarantee"]["guarantee"]),
+     "is guarantee state for an agreement without a guarantee"),
+    (lambda d: d["state"]["dc-guarantee"]["guarantee"]["called"].append(["dc-guarantee/2099-01/debt_service", "bad-1"]),
+     "calls 'dc-guarantee/2099-01/debt_service', which is no debt service the snapshot lists"),
+    (lambda d: d["state"]["dc-guarantee"]["guarantee"]["debt_service"][0].__setitem__(1, "2099-13"),
+     "names period '2099-13', which is not of the term"),
+    (lambda d: d["state"]["dc-guarantee"]["guarantee"].update(called_total="-1.00"), "has a negative sum of calls"),
     (lambda d: d["agreements"]["gb300-monthly"].update(head="x" * 64), "expected 64 lowercase hex digits"),
     (lambda d: d["agreements"]["gb300-monthly"].update(head=None), "has a head without entries, or entries without a head"),
 ]
