@@ -4,6 +4,7 @@
     python -m benchmarks.bench --events 200000 --runs 1
     python -m benchmarks.bench --memory             # peak RSS at 1M and 5M events, each in a fresh process
     python -m benchmarks.bench --incremental        # one event at a time: fresh engine against a busy one
+    python -m benchmarks.bench --snapshot           # size and time of a snapshot, and of restoring it
     python -m benchmarks.bench --workers 2          # four agreements: one process against `--workers 2`
 
 The log is generated deterministically from `--seed`: hourly utilization from several
@@ -340,6 +341,32 @@ def incremental_costs_us(contracts: Path, path: Path, taken: int, probe: int = 2
     return fresh_us, busy_us
 
 
+def snapshot_costs(contracts: Path, path: Path, runs: int = 3) -> tuple[int, float, int, float, float]:
+    """(inputs remembered, seconds to replay the log into an engine, snapshot bytes, seconds to
+    take the snapshot, seconds to restore it): what a restart costs either way. Snapshot and
+    restore are the best of `runs` each."""
+    from engine.documents.loader import load_agreements
+    from engine.replay import Engine
+
+    agreements = load_agreements(contracts)
+    engine = Engine(agreements)
+    started = time.perf_counter()
+    with open(path, "rb") as stream:
+        for _ in engine.feed_log(stream):
+            pass
+    replayed = time.perf_counter() - started
+    taken = restored = float("inf")
+    for _ in range(runs):
+        started = time.perf_counter()
+        snapshot = engine.snapshot()
+        taken = min(taken, time.perf_counter() - started)
+        started = time.perf_counter()
+        Engine.restore(snapshot, agreements)
+        restored = min(restored, time.perf_counter() - started)
+    inputs = sum(1 for record in engine.ids.values() if type(record) is bytes)
+    return inputs, replayed, len(snapshot), taken, restored
+
+
 def eventsourcing_rate(path: Path, limit: int) -> float | None:
     """Events/s of the `eventsourcing` library (in-memory recorder) replaying the log's
     utilization events into an aggregate; None when that package is not installed."""
@@ -468,6 +495,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory", action="store_true", help="also measure peak RSS at 1x and 5x --events")
     parser.add_argument("--incremental", action="store_true",
                         help="also time events fed one at a time to a fresh engine and to one that took most of the log")
+    parser.add_argument("--snapshot", action="store_true",
+                        help="also time a snapshot and its restore, with the lock and without (every input remembered)")
     parser.add_argument("--v2", action="store_true",
                         help="also replay the log against the agreement with v2 clauses (floor, guarantee) and compare")
     parser.add_argument("--workers", type=int, default=0, metavar="N",
@@ -525,6 +554,12 @@ def main(argv: list[str] | None = None) -> int:
             fresh, busy = incremental_costs_us(work / "contracts", work / "log.jsonl", last)
             print(f"one event at a time: {fresh:.1f} µs/event on a fresh engine, "
                   f"{busy:.1f} µs/event on one that has taken {last:,} events")
+        if args.snapshot:
+            write_agreement(work / "unlocked", units, None, years_for(args.events, units))
+            for label, contracts in ((f"lock_after_periods {args.lock}", work / "contracts"), ("no lock", work / "unlocked")):
+                inputs, replayed, size, taken, restored = snapshot_costs(contracts, work / "log.jsonl")
+                print(f"snapshot, {label}: {inputs:,} inputs remembered, {size / 2**20:.1f} MiB, taken in {taken:.2f} s, "
+                      f"restored in {restored:.2f} s (best of 3); the engine replayed the log in {replayed:.2f} s")
     if args.memory:
         units = units_for(args.events)
         small = peak_rss_mib(args.events, args.seed, args.lock, units)

@@ -372,8 +372,8 @@ class Engine(EngineLane):
         """An engine of `agreements` (as loaded from the documents) in the state of `snapshot`.
 
         Raises `SnapshotError`, saying what differs, for bytes that are not a snapshot, are
-        damaged, or were written by another engine version or semantics or for other
-        documents (an agreement or version added or removed, a file changed).
+        damaged, or were written in another format, by another engine version or semantics,
+        or for other documents (an agreement or version added or removed, a file changed).
         """
         from engine import __version__
 
