@@ -24,11 +24,19 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from engine.ledger import IssuedEntry
 from engine.replay import Engine, LineOutcome
+from engine.reports.balances import OBLIGATION_KINDS, SHARE_KINDS
+from engine.reports.parties import LENDER_ROLE_PAIRS, ROLE_PAIRS
 
 GENESIS = "0" * 64
-#: Kinds whose positive amounts are obligations of their debtor to their creditor (SPEC §5.5).
-OBLIGATION_KINDS = frozenset({"lease_back", "revenue_share", "adjustment", "late_interest", "exercise_price", "cash_in_lieu"})
-SHARE_KINDS = frozenset({"warrant_vested", "split_adjustment", "share_delivery"})
+#: Which role owes which for each kind (an adjustment: the kind it adjusts): how the checks
+#: that have only the ledger learn who is the provider, the guarantor and the lender.
+ROLES_OF_KIND = {
+    "lease_back": ("guarantor", "provider"), "exercise_price": ("guarantor", "provider"),
+    "revenue_top_up": ("guarantor", "provider"), "revenue_share": ("provider", "guarantor"),
+    "cash_in_lieu": ("provider", "guarantor"), "reimbursement": ("provider", "guarantor"),
+    **{kind: ("provider", "guarantor") for kind in SHARE_KINDS},
+    "debt_service": ("provider", "lender"), "discharge": ("provider", "lender"), "guarantee_call": ("guarantor", "lender"),
+}
 #: Fields that record how an amount came about rather than what it is: the events it derives
 #: from (their ids and log order) and the chain links, which hash those.
 PROVENANCE_FIELDS = frozenset({"events", "hash", "prev"})
@@ -278,77 +286,51 @@ def check_step_downs_only(entries: Any, *, documents: Any = None) -> None:
 def check_outstanding_rebuilt(entries: Any, summary: Mapping) -> None:
     """What is owed can be rebuilt from the ledger alone (SPEC §5.5).
 
-    Every obligation (a positive lease-back, revenue-share, adjustment, late-interest,
-    exercise-price or cash-in-lieu entry) starts at its amount less its `credit_applied`;
-    every payment and every credit (a negative adjustment) lowers the obligations its
+    The rebuild is `engine.reports.rebuild_balances`: every obligation (a positive entry of
+    an obligation kind) starts at its amount less its `credit_applied`; every payment and
+    every credit (a negative adjustment, or a v2 discharge) lowers the obligations its
     `applied` list names. Each application names an earlier open obligation of the same
     debtor and creditor and never takes more than it still owes; a payment's applications
-    plus `unapplied` equal its amount, a credit's equal its size; and the applications
-    follow SPEC's order: the payment's `applies_to` first when it is open in that direction,
-    then by (due date, seq). Credit is unapplied only when nothing is owed in its direction,
-    and a new obligation takes all the unapplied credit it can at once. Per direction, the
-    obligations' balances must sum to the summary's `outstanding`, and the unapplied credit
-    (payments' and credits' `unapplied` less every `credit_applied`) to its
-    `unapplied_credit`.
+    plus `unapplied` equal its amount, a credit's equal its size. On top of the rebuild this
+    checks SPEC's order: the payment's `applies_to` (a discharge's `obligation`) first when
+    it is open in that direction, then by (due date, seq); credit is unapplied only when
+    nothing is owed in its direction, and a new obligation takes all the unapplied credit it
+    can at once. Per direction, the obligations' balances must sum to the summary's
+    `outstanding`, and the unapplied credit to its `unapplied_credit`.
     """
-    balances: dict[str, dict[str, Decimal]] = {}
-    direction_of: dict[str, tuple[str, str]] = {}
-    order_of: dict[str, tuple[str, int]] = {}  # obligation id → (due date, seq): the order money settles them
-    credit: dict[tuple[str, str, str], Decimal] = {}
+    from engine.reports import BalanceFold, LedgerInconsistent
+
+    fold = BalanceFold()
     roles: dict[str, dict[str, str]] = {}
-    by_agreement: dict[str, list[dict]] = {}
     for entry in _entry_fields(entries):
         agreement, kind = entry["agreement"], entry["kind"]
-        by_agreement.setdefault(agreement, []).append(entry)
         _learn_roles(roles.setdefault(agreement, {}), entry)
-        if kind in SHARE_KINDS:
-            continue
-        owed = balances.setdefault(agreement, {})
-        direction = (entry["debtor"], entry["creditor"])
-        amount = Decimal(entry["amount"])
-        key = (agreement, *direction)
-        if kind == "payment":
-            _check_application_order(entry, owed, direction_of, order_of, amount, entry.get("applies_to"))
-            _apply_all(entry, owed, direction_of, amount, "payment")
-            credit[key] = credit.get(key, Decimal(0)) + Decimal(entry["unapplied"])
-        elif kind == "adjustment" and amount < 0:
-            _check_application_order(entry, owed, direction_of, order_of, -amount, None)
-            _apply_all(entry, owed, direction_of, -amount, "credit")
-            credit[key] = credit.get(key, Decimal(0)) + Decimal(entry["unapplied"])
-        elif kind in OBLIGATION_KINDS and amount > 0:
-            used = Decimal(entry.get("credit_applied", "0"))
-            available = credit.get(key, Decimal(0))
-            _require(used <= amount, "outstanding rebuilt", f"{_where(entry)} takes credit {used}, more than its amount {amount}")
-            _require(used <= available, "outstanding rebuilt", f"{_where(entry)} takes credit {used}; only {available} was unapplied in that direction")
-            expected_use = min(available, amount)
-            _require(used == expected_use, "outstanding rebuilt",
-                     f"{_where(entry)} takes credit {used}; SPEC §5.5 applies the unapplied {available} at once, so {expected_use}")
-            credit[key] = available - used
-            owed[entry["id"]] = amount - used
-            direction_of[entry["id"]] = direction
-            order_of[entry["id"]] = (entry["due"], entry["seq"])
-        else:
-            for name in ("applied", "unapplied", "credit_applied"):
-                _require(name not in entry, "outstanding rebuilt", f"{_where(entry)} (amount {amount}) is neither obligation nor credit but has {name!r}")
+        if kind not in SHARE_KINDS:
+            _check_spec_order(entry, fold)
+        try:
+            fold.add(entry)
+        except LedgerInconsistent as error:
+            raise AssertionError(f"outstanding rebuilt: {error}") from None
+    balances = fold.result()
     for agreement, facts in summary.get("agreements", {}).items():
-        owed = balances.get(agreement, {})
-        rebuilt = {direction: Decimal(0) for direction in ("guarantor_to_provider", "provider_to_guarantor")}
-        rebuilt_credit = dict(rebuilt)
-        named = _direction_names(roles.get(agreement, {}))
         totals_by_pair: dict[tuple[str, str], Decimal] = {}
-        for entry_id, balance in owed.items():
-            pair = direction_of[entry_id]
-            totals_by_pair[pair] = totals_by_pair.get(pair, Decimal(0)) + balance
-        credits_by_pair = {(debtor, creditor): value for (a, debtor, creditor), value in credit.items() if a == agreement}
+        for obligation in balances.obligations.values():
+            if obligation.agreement == agreement:
+                pair = (obligation.debtor, obligation.creditor)
+                totals_by_pair[pair] = totals_by_pair.get(pair, Decimal(0)) + balances.outstanding[obligation.id]
+        credits_by_pair = {(debtor, creditor): value for (a, debtor, creditor), value in balances.unapplied_credit.items() if a == agreement}
         summary_owed = {name: Decimal(value) for name, value in facts["outstanding"].items()}
         summary_credit = {name: Decimal(value) for name, value in facts["unapplied_credit"].items()}
-        if named is None:
-            # No entry says who is the guarantor: compare the two directions as a pair of values.
-            _require(sorted(summary_owed.values()) == sorted(_two(totals_by_pair)), "outstanding rebuilt",
+        named = _direction_names(roles.get(agreement, {}))
+        if named is None or any(pair not in named for pair in (*totals_by_pair, *credits_by_pair)):
+            # No entry says who plays which role: compare the directions as a multiset of values.
+            _require(sorted(summary_owed.values()) == _padded(totals_by_pair, len(summary_owed)), "outstanding rebuilt",
                      f"{agreement!r}: summary outstanding {facts['outstanding']}; rebuilt from the ledger {totals_by_pair}")
-            _require(sorted(summary_credit.values()) == sorted(_two(credits_by_pair)), "outstanding rebuilt",
+            _require(sorted(summary_credit.values()) == _padded(credits_by_pair, len(summary_credit)), "outstanding rebuilt",
                      f"{agreement!r}: summary unapplied credit {facts['unapplied_credit']}; rebuilt {credits_by_pair}")
             continue
+        rebuilt = {name: Decimal(0) for name in summary_owed}
+        rebuilt_credit = {name: Decimal(0) for name in summary_credit}
         for pair, value in totals_by_pair.items():
             rebuilt[named[pair]] += value
         for pair, value in credits_by_pair.items():
@@ -356,7 +338,7 @@ def check_outstanding_rebuilt(entries: Any, summary: Mapping) -> None:
         for name in rebuilt:
             _require(summary_owed[name] == rebuilt[name], "outstanding rebuilt",
                      f"{agreement!r} {name}: summary outstanding {facts['outstanding'][name]}, rebuilt from the ledger {rebuilt[name]}"
-                     + _open_list(owed, direction_of, named, name))
+                     + _open_list(balances, agreement, named, name))
             _require(summary_credit[name] == rebuilt_credit[name], "outstanding rebuilt",
                      f"{agreement!r} {name}: summary unapplied credit {facts['unapplied_credit'][name]}, rebuilt from the ledger {rebuilt_credit[name]}")
 
@@ -807,75 +789,61 @@ def _event_period(event: dict, loaded: tuple) -> str:
     return f"{start.year:04d}-{start.month:02d}" if kind == "monthly" else f"{start.year:04d}-Q{(start.month - 1) // 3 + 1}"
 
 
-def _check_application_order(entry: dict, owed: dict, direction_of: dict, order_of: dict, size: Decimal, first: str | None) -> None:
-    """SPEC §5.5: money goes to `applies_to` first (if open in this direction), then to the
-    direction's open obligations by (due date, seq), each up to what it still owes."""
-    direction = (entry["debtor"], entry["creditor"])
-    open_ids = sorted((i for i, b in owed.items() if b > 0 and direction_of[i] == direction), key=lambda i: order_of[i])
-    if first in open_ids:
-        open_ids.remove(first)
-        open_ids.insert(0, first)
-    expected, remaining = [], size
-    for obligation in open_ids:
-        if remaining <= 0:
-            break
-        amount = min(remaining, owed[obligation])
-        expected.append((obligation, amount))
-        remaining -= amount
-    written = [(item["entry"], Decimal(item["amount"])) for item in entry.get("applied", [])]
-    _require(written == expected, "outstanding rebuilt",
-             f"{_where(entry)} applies {[(i, str(a)) for i, a in written]}; SPEC §5.5 order"
-             f"{' (applies_to ' + first + ' first)' if first else ''} gives {[(i, str(a)) for i, a in expected]}")
-
-
-def _apply_all(entry: dict, owed: dict[str, Decimal], direction_of: dict, size: Decimal, what: str) -> None:
-    direction = (entry["debtor"], entry["creditor"])
-    total = Decimal(0)
-    for application in entry.get("applied", []):
-        target, amount = application["entry"], Decimal(application["amount"])
-        _require(amount > 0, "outstanding rebuilt", f"{_where(entry)} applies {amount} (not > 0) to {target}")
-        _require(target in owed, "outstanding rebuilt", f"{_where(entry)} applies {amount} to {target!r}, which is no earlier obligation")
-        _require(direction_of[target] == direction, "outstanding rebuilt",
-                 f"{_where(entry)} ({direction[0]} → {direction[1]}) applies {amount} to {target!r}, owed {direction_of[target][0]} → {direction_of[target][1]}")
-        _require(amount <= owed[target], "outstanding rebuilt", f"{_where(entry)} applies {amount} to {target!r}, which owed only {owed[target]}")
-        owed[target] -= amount
-        total += amount
-    unapplied = Decimal(entry["unapplied"])
-    _require(unapplied >= 0, "outstanding rebuilt", f"{_where(entry)} leaves unapplied {unapplied} < 0")
-    _require(total + unapplied == size, "outstanding rebuilt",
-             f"{_where(entry)}: applied {total} + unapplied {unapplied} ≠ the {what}'s {size}")
-    if unapplied > 0:
-        still_open = [target for target, balance in owed.items() if balance > 0 and direction_of[target] == direction]
-        _require(not still_open, "outstanding rebuilt",
-                 f"{_where(entry)} leaves {unapplied} unapplied while {still_open[:3]} are still owed in that direction")
+def _check_spec_order(entry: dict, fold) -> None:
+    """SPEC §5.5's order, on the balances just before `entry`: money goes to `applies_to` first
+    (a discharge to its `obligation`) if open in this direction, then to the direction's open
+    obligations by (due date, seq), each up to what it still owes; credit is left unapplied only
+    when nothing is open; a new obligation takes the unapplied credit at once."""
+    key = (entry["agreement"], entry["debtor"], entry["creditor"])
+    amount = Decimal(entry["amount"])
+    if entry["kind"] == "payment" or (entry["kind"] in ("adjustment", "discharge") and amount < 0):
+        first = entry.get("applies_to") if entry["kind"] == "payment" else entry.get("obligation")
+        open_ids = fold.open_in(*key)
+        if first in open_ids:
+            open_ids.remove(first)
+            open_ids.insert(0, first)
+        expected, remaining = [], abs(amount)
+        for obligation in open_ids:
+            if remaining <= 0:
+                break
+            part = min(remaining, fold.balance(obligation))
+            expected.append((obligation, part))
+            remaining -= part
+        written = [(item["entry"], Decimal(item["amount"])) for item in entry.get("applied", [])]
+        _require(written == expected, "outstanding rebuilt",
+                 f"{_where(entry)} applies {[(i, str(a)) for i, a in written]}; SPEC §5.5 order"
+                 f"{' (' + first + ' first)' if first else ''} gives {[(i, str(a)) for i, a in expected]}")
+    elif entry["kind"] in OBLIGATION_KINDS and amount > 0:
+        used, available = Decimal(entry.get("credit_applied", "0")), fold.credit(*key)
+        expected_use = min(available, amount)
+        _require(used == expected_use, "outstanding rebuilt",
+                 f"{_where(entry)} takes credit {used}; SPEC §5.5 applies the unapplied {available} at once, so {expected_use}")
 
 
 def _learn_roles(roles: dict[str, str], entry: dict) -> None:
-    kind, of = entry["kind"], entry.get("of")
-    guarantor_pays = kind in ("lease_back", "exercise_price") or (kind == "adjustment" and of == "lease_back")
-    provider_pays = kind in ("revenue_share", "cash_in_lieu", *SHARE_KINDS) or (kind == "adjustment" and of == "revenue_share")
-    if guarantor_pays:
-        roles.setdefault("guarantor", entry["debtor"])
-        roles.setdefault("provider", entry["creditor"])
-    elif provider_pays:
-        roles.setdefault("provider", entry["debtor"])
-        roles.setdefault("guarantor", entry["creditor"])
+    kind = entry["kind"]
+    pair = ROLES_OF_KIND.get(entry.get("of") if kind == "adjustment" else kind)
+    if pair is not None:
+        roles.setdefault(pair[0], entry["debtor"])
+        roles.setdefault(pair[1], entry["creditor"])
 
 
 def _direction_names(roles: dict[str, str]) -> dict[tuple[str, str], str] | None:
-    if "guarantor" not in roles:
+    if "guarantor" not in roles or "provider" not in roles:
         return None
-    guarantor, provider = roles["guarantor"], roles["provider"]
-    return {(guarantor, provider): "guarantor_to_provider", (provider, guarantor): "provider_to_guarantor"}
+    pairs = ROLE_PAIRS + (LENDER_ROLE_PAIRS if "lender" in roles else ())
+    return {(roles[debtor], roles[creditor]): f"{debtor}_to_{creditor}" for debtor, creditor in pairs}
 
 
-def _two(values: dict) -> list[Decimal]:
+def _padded(values: dict, count: int) -> list[Decimal]:
     found = list(values.values())
-    return sorted(found + [Decimal(0)] * (2 - len(found)))
+    return sorted(found + [Decimal(0)] * (count - len(found)))
 
 
-def _open_list(owed, direction_of, named, name) -> str:
-    items = [f"{entry_id}: {balance}" for entry_id, balance in owed.items() if balance and named.get(direction_of[entry_id]) == name]
+def _open_list(balances, agreement: str, named: dict, name: str) -> str:
+    items = [f"{obligation.id}: {balances.outstanding[obligation.id]}" for obligation in balances.obligations.values()
+             if obligation.agreement == agreement and balances.outstanding[obligation.id]
+             and named.get((obligation.debtor, obligation.creditor)) == name]
     return ("; open obligations: " + ", ".join(items[:8])) if items else ""
 
 

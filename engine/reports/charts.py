@@ -1,0 +1,167 @@
+"""The audit report's charts, drawn by matplotlib into SVG text for inlining in the HTML.
+
+matplotlib is an optional extra (`pip install 'backstop[reports]'`) and is imported only
+when a chart is drawn. Figures are made with the object API (no pyplot, no global figure
+state), glyphs are written as paths (the page needs no font), and the SVG carries no date and
+a fixed hash salt, so the same report is the same bytes. Each chart's element ids are prefixed
+with its own name, since several SVGs share one HTML document.
+
+Amounts are exact `Decimal` values everywhere else; they become floats here only to be drawn.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from contextlib import contextmanager
+from datetime import date
+from typing import Any, Iterator, Sequence
+
+from engine.reports.audit import CapPoint, Listed, RevenuePoint, UsagePoint
+from engine.reports.errors import ReportError
+
+INSTALL_HINT = "pip install 'backstop[reports]'"
+# Colours that stay apart for readers with the common colour-vision deficiencies (Okabe–Ito).
+BLUE, ORANGE, GREEN, VERMILION, GREY = "#0072B2", "#E69F00", "#009E73", "#D55E00", "#999999"
+WIDTH_INCHES = 9.0
+_SVG_HEAD = re.compile(r"\A.*?(?=<svg)", re.DOTALL)
+_ID_REFERENCE = re.compile(r'(\bid="|href="#|url\(#)([^")]+)')
+
+
+def _matplotlib() -> Any:
+    try:
+        import matplotlib
+        from matplotlib.backends.backend_svg import FigureCanvasSVG  # noqa: F401  (registers the svg canvas)
+    except ImportError:
+        raise ReportError(f"the HTML report draws its charts with matplotlib, an optional extra: {INSTALL_HINT}") from None
+    return matplotlib
+
+
+@contextmanager
+def _figure(name: str, height_inches: float, rows: int = 1) -> Iterator[tuple[Any, Any]]:
+    matplotlib = _matplotlib()
+    from matplotlib.figure import Figure
+
+    style = {"svg.hashsalt": name, "svg.fonttype": "path", "font.size": 9, "axes.spines.top": False,
+             "axes.spines.right": False, "axes.grid": True, "grid.color": "#dddddd", "grid.linewidth": 0.6,
+             "axes.axisbelow": True, "legend.frameon": False}
+    with matplotlib.rc_context(style):
+        figure = Figure(figsize=(WIDTH_INCHES, height_inches), layout="constrained")
+        axes = figure.subplots(rows, 1, squeeze=False)[:, 0]
+        yield figure, axes
+
+
+def _svg(figure: Any, name: str) -> str:
+    """The figure as an `<svg>` element: no XML prologue, every id prefixed with `name`."""
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg", metadata={"Date": None})
+    text = _SVG_HEAD.sub("", buffer.getvalue(), count=1)
+    return _ID_REFERENCE.sub(lambda match: f"{match.group(1)}{name}-{match.group(2)}", text)
+
+
+def _thousands(axis: Any) -> None:
+    from matplotlib.ticker import FuncFormatter
+
+    axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
+
+
+def usage_chart(name: str, pools: Sequence[str], points: Sequence[UsagePoint], periods: Sequence[str]) -> str:
+    """Per pool, sold against available GPU-hours per period, with threshold × available marked."""
+    with _figure(name, 1.0 + 1.9 * len(pools), rows=len(pools)) as (figure, axes):
+        for axis, pool in zip(axes, pools):
+            mine = [point for point in points if point.pool == pool]
+            shown = [period for period in periods if period <= max(point.period for point in mine)]
+            x = {period: index for index, period in enumerate(shown)}
+            positions = [x[point.period] for point in mine]
+            axis.bar(positions, [float(point.available) for point in mine], width=0.8, color=GREY, alpha=0.45, label="available")
+            axis.bar(positions, [float(point.sold) for point in mine], width=0.5, color=BLUE, label="sold")
+            axis.scatter(positions, [float(point.threshold * point.available) for point in mine], marker="_", s=260,
+                         color=VERMILION, linewidths=2, label="threshold × available", zorder=3)
+            axis.set_xticks(range(len(shown)), shown, rotation=90, fontsize=7)
+            axis.set_xlim(-0.6, len(shown) - 0.4)
+            axis.set_ylabel("GPU-hours")
+            axis.set_title(f"pool {pool}: periods with a lease-back entry", loc="left", fontsize=9)
+            _thousands(axis.yaxis)
+        axes[0].legend(loc="upper right", ncols=3, fontsize=8)
+        return _svg(figure, name)
+
+
+def lease_back_chart(name: str, points: Sequence[CapPoint], currency: str) -> str:
+    """Lease-back issued (I) and entitlement (E) after each entry, against the cap in force."""
+    with _figure(name, 3.4) as (figure, axes):
+        axis = axes[0]
+        days = [point.date for point in points]
+        axis.step(days, [float(point.entitled) for point in points], where="post", color=GREY, linestyle="--",
+                  label="entitlement E (uncapped)")
+        axis.step(days, [float(point.issued) for point in points], where="post", color=BLUE, linewidth=2,
+                  label="lease-back issued I")
+        capped = [(point.date, float(point.cap)) for point in points if point.cap is not None]
+        if capped:
+            axis.step([day for day, _ in capped], [cap for _, cap in capped], where="post", color=VERMILION,
+                      linewidth=1.5, label="cap in force")
+        axis.set_ylabel(currency)
+        axis.legend(loc="upper left", fontsize=8)
+        _thousands(axis.yaxis)
+        figure.autofmt_xdate()
+        return _svg(figure, name)
+
+
+def revenue_chart(name: str, points: Sequence[RevenuePoint], currency: str) -> str:
+    """Revenue and the revenue share per period, with the rate (its step-downs) on a second axis.
+
+    (v2) The revenue floor and the top-ups per period are still to be drawn here once the
+    documents and entries of semantics backstop/v2 are in; the report lists the top-ups.
+    """
+    with _figure(name, 3.6) as (figure, axes):
+        axis = axes[0]
+        x = range(len(points))
+        axis.bar([i - 0.2 for i in x], [float(point.revenue) for point in points], width=0.4, color=GREY, label="revenue")
+        axis.bar([i + 0.2 for i in x], [float(point.share) for point in points], width=0.4, color=GREEN, label="revenue share issued")
+        axis.set_xticks(list(x), [point.period for point in points], rotation=90, fontsize=7)
+        axis.set_ylabel(currency)
+        _thousands(axis.yaxis)
+        rate_axis = axis.twinx()
+        rate_axis.step(list(x), [float(point.rate) * 100 for point in points], where="mid", color=ORANGE, linewidth=2,
+                       label="rate (%)")
+        rate_axis.set_ylim(bottom=0)
+        rate_axis.set_ylabel("rate (%)")
+        rate_axis.grid(False)
+        for index, (before, point) in enumerate(zip(points, points[1:]), start=1):
+            if point.contract_year != before.contract_year:
+                axis.axvline(index - 0.5, color=ORANGE, linestyle=":", linewidth=1)
+                axis.annotate(f"year {point.contract_year}", (index - 0.45, 1), xycoords=("data", "axes fraction"),
+                              va="top", fontsize=7, color=ORANGE)
+        handles = axis.get_legend_handles_labels()[0] + rate_axis.get_legend_handles_labels()[0]
+        axis.legend(handles=handles, loc="upper left", fontsize=8, ncols=3)
+        return _svg(figure, name)
+
+
+def warrants_chart(name: str, listed: Sequence[Listed]) -> str:
+    """Warrant shares vested (with split adjustments) and delivered over time, each event marked."""
+    with _figure(name, 3.4) as (figure, axes):
+        axis = axes[0]
+        vested, delivered = _cumulative(listed, ("warrant_vested", "split_adjustment")), _cumulative(listed, ("share_delivery",))
+        if vested:
+            axis.step([day for day, _ in vested], [count for _, count in vested], where="post", color=BLUE, linewidth=2,
+                      label="vested (after splits)")
+        if delivered:
+            axis.step([day for day, _ in delivered], [count for _, count in delivered], where="post", color=GREEN,
+                      linewidth=2, label="shares delivered")
+        for item in listed:
+            if item.kind == "warrant_vested":
+                axis.axvline(item.date, color=GREY, linestyle=":", linewidth=0.8)
+                axis.annotate(item.subject, (item.date, 0.02), xycoords=("data", "axes fraction"), rotation=90,
+                              fontsize=7, color="#555555", va="bottom", ha="right")
+        axis.set_ylabel("shares")
+        axis.legend(loc="upper left", fontsize=8)
+        _thousands(axis.yaxis)
+        figure.autofmt_xdate()
+        return _svg(figure, name)
+
+
+def _cumulative(listed: Sequence[Listed], kinds: tuple[str, ...]) -> list[tuple[date, float]]:
+    total, points = 0, []
+    for item in sorted((item for item in listed if item.kind in kinds), key=lambda item: item.date):
+        total += int(item.amount)
+        points.append((item.date, float(total)))
+    return points
