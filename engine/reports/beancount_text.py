@@ -16,9 +16,10 @@ Each party keeps its own books under each agreement (`{Party}:{Agreement}`):
 
 An adjustment counts under `Adjustment:{the kind it adjusts}`. Every transaction carries the
 entry id as a link (encoded to the characters links allow, `.XX` for any other byte) and as
-`id` metadata, with its `hash`, `seq`, `version` and `document`; a payment or credit also
-links the obligations it settles. After each period's end, balance assertions state every
-receivable, payable and advance of the agreement, as Beancount sums them (by date).
+`id` metadata, with its `kind`, `hash`, `seq`, `version` and `document`; a payment or credit
+also links the obligations it settles. Each account is opened with metadata naming, as the
+ledger spells them, its party, agreement, and counterparty or entry kind. After each period's end, balance assertions state every
+receivable, payable and advance of the agreement, as Beancount sums them (by date), exactly.
 So each receivable's final balance is the summary's `outstanding` for that direction, each
 advance its `unapplied_credit`, and each income account the negative of the kind's total.
 """
@@ -75,38 +76,38 @@ class BeancountBooks:
 
     currencies: tuple[str, ...]
     commodities: tuple[tuple[date, str, str], ...]  # (date, commodity, what it is)
-    opens: tuple[tuple[date, str, str], ...]  # (date, account, its one unit)
+    opens: tuple[tuple[date, str, str, tuple[tuple[str, str], ...]], ...]  # (date, account, its one unit, metadata)
     transactions: tuple[Transaction, ...]
     assertions: tuple[Assertion, ...]
     places: Mapping[str, int] = field(default_factory=dict)  # unit → fraction digits written
 
 
 def beancount_books(entries: Iterable[Mapping[str, Any]], agreements: Iterable[Any]) -> BeancountBooks:
-    """The books of every agreement the ledger's `entries` belong to."""
+    """The books of every agreement of `agreements` (loaded agreements), from the ledger's `entries`."""
     fields = entry_fields(entries)
     loaded = match_documents(fields, agreements)
     grouped = by_agreement(fields)
     names = _Names()
-    currencies, commodities, opens, transactions, assertions = [], [], {}, [], []
+    currencies, commodities, opens, transactions, assertions = [], {}, {}, [], []
     places: dict[str, int] = {}
-    for agreement_id in sorted(grouped):
-        agreement, mine = loaded[agreement_id], grouped[agreement_id]
+    for agreement_id in sorted(loaded):
+        agreement, mine = loaded[agreement_id], grouped.get(agreement_id, [])
         first = agreement.versions[0].document
         books = _AgreementBooks(agreement_id, first, names)
         for entry in mine:
             transactions.append(books.transaction(entry))
         opened = min([first.term.start, *(date.fromisoformat(entry["date"]) for entry in mine)])
-        assertions.extend(books.assertions(transactions[-len(mine):], _period_ends(first, mine)))
-        for account in books.accounts:
-            opens.setdefault(account, (opened, account, books.unit_of(account)))
+        assertions.extend(books.assertions(transactions[len(transactions) - len(mine):], _period_ends(first, mine)))
+        for account, unit in books.accounts.items():
+            opens.setdefault(account, (opened, account, unit, books.meta[account]))
         if first.currency not in currencies:
             currencies.append(first.currency)
-            commodities.append((opened, first.currency, f"the currency of agreement {agreement_id}"))
+        commodities.setdefault(first.currency, (opened, first.currency, "a currency of the ledger's amounts"))
         places[first.currency] = first.settlement.rounding.places
         if books.shares_used:
-            commodities.append((opened, books.share_unit, f"shares of {first.parties.provider} (warrants of agreement {agreement_id})"))
+            commodities.setdefault(books.share_unit, (opened, books.share_unit, f"shares of {first.parties.provider}"))
             places[books.share_unit] = 0
-    return BeancountBooks(tuple(currencies), tuple(dict.fromkeys(commodities)), tuple(sorted(opens.values())),
+    return BeancountBooks(tuple(currencies), tuple(sorted(commodities.values())), tuple(sorted(opens.values())),
                           tuple(transactions), tuple(assertions), places)
 
 
@@ -118,7 +119,9 @@ def beancount_text(books: BeancountBooks, *, title: str = "backstop ledger") -> 
     for day, commodity, what in books.commodities:
         lines += [f"{day.isoformat()} commodity {commodity}", f"  name: {_string(what)}"]
     lines.append("")
-    lines += [f"{day.isoformat()} open {account} {unit}" for day, account, unit in books.opens]
+    for day, account, unit, meta in books.opens:
+        lines.append(f"{day.isoformat()} open {account} {unit}")
+        lines += [f"  {key}: {_string(value)}" for key, value in meta]
     assertions_by_date: dict[date, list[Assertion]] = {}
     for assertion in books.assertions:
         assertions_by_date.setdefault(assertion.date, []).append(assertion)
@@ -131,7 +134,10 @@ def beancount_text(books: BeancountBooks, *, title: str = "backstop ledger") -> 
         lines += [f"  {posting.account}  {_amount(posting, books)}" for posting in transaction.postings]
     for day in sorted(assertions_by_date):
         lines.append("")
-        lines += [f"{day.isoformat()} balance {assertion.account}  {_amount(assertion, books)}"
+        # `~ 0`: the assertion holds to the last digit; Beancount's inferred tolerance would let
+        # a cent through.
+        lines += [f"{day.isoformat()} balance {assertion.account}  "
+                  f"{format_amount(assertion.amount, books.places[assertion.unit])} ~ 0 {assertion.unit}"
                   for assertion in assertions_by_date[day]]
     return "\n".join(lines) + "\n"
 
@@ -183,23 +189,36 @@ class _AgreementBooks:
         self.share_unit = names.currency(document.parties.provider)
         self.directions = directions(document)
         self.accounts: dict[str, str] = {}  # account → unit, in the order they are first used
+        self.meta: dict[str, tuple[tuple[str, str], ...]] = {}  # account → what it holds, by name
         self.shares_used = False
         for direction in self.directions:
-            for account in self._settlement_accounts(direction.debtor, direction.creditor):
-                self.accounts.setdefault(account, self.currency)
+            self._settlement_accounts(direction.debtor, direction.creditor)
 
-    def unit_of(self, account: str) -> str:
-        return self.accounts[account]
-
-    def account(self, kind: str, party: str, *rest: str) -> str:
-        return ":".join((kind, self.party[party], self.part, *rest))
+    def account(self, root: str, party: str, what: tuple[str, ...], *, unit: str | None = None,
+                counterparty: str | None = None, kind: str | None = None) -> str:
+        """An account of `party` under this agreement, opened with metadata naming the party,
+        the agreement, and the counterparty or the entry kind it holds, as the ledger spells them."""
+        name = ":".join((root, self.party[party], self.part, *what))
+        if name not in self.accounts:
+            self.accounts[name] = unit or self.currency
+            meta = [("party", party), ("agreement", self.agreement_id)]
+            meta += [("counterparty", counterparty)] if counterparty is not None else []
+            meta += [("kind", kind)] if kind is not None else []
+            self.meta[name] = tuple(meta)
+        return name
 
     def _settlement_accounts(self, debtor: str, creditor: str) -> tuple[str, str, str, str]:
         """The receivable and payable of a direction, and the advances on either side."""
-        return (self.account("Assets", creditor, "Receivable", self.party[debtor]),
-                self.account("Liabilities", debtor, "Payable", self.party[creditor]),
-                self.account("Assets", debtor, "Advances", self.party[creditor]),
-                self.account("Liabilities", creditor, "Advances", self.party[debtor]))
+        return (self.account("Assets", creditor, ("Receivable", self.party[debtor]), counterparty=debtor),
+                self.account("Liabilities", debtor, ("Payable", self.party[creditor]), counterparty=creditor),
+                self.account("Assets", debtor, ("Advances", self.party[creditor]), counterparty=creditor),
+                self.account("Liabilities", creditor, ("Advances", self.party[debtor]), counterparty=debtor))
+
+    def _kind_account(self, root: str, party: str, entry: Mapping[str, Any]) -> str:
+        """The income or expense account of an entry's kind (an adjustment: of the kind it adjusts)."""
+        if entry["kind"] == "adjustment":
+            return self.account(root, party, ("Adjustment", _camel(entry["of"])), kind=f"adjustment of {entry['of']}")
+        return self.account(root, party, (_camel(entry["kind"]),), kind=entry["kind"])
 
     def transaction(self, entry: Mapping[str, Any]) -> Transaction:
         kind, debtor, creditor = entry["kind"], entry["debtor"], entry["creditor"]
@@ -212,10 +231,8 @@ class _AgreementBooks:
             links += [entry_link(item["entry"]) for item in entry["applied"]]
         else:
             postings = self._obligation(entry, amount if kind in OBLIGATION_KINDS and amount > 0 else ZERO, amount)
-        for posting in postings:
-            self.accounts.setdefault(posting.account, posting.unit)
-        meta = [("id", entry["id"]), ("hash", entry["hash"]), ("seq", entry["seq"]), ("version", entry["version"]),
-                ("document", entry["document"])]
+        meta = [("id", entry["id"]), ("kind", kind), ("hash", entry["hash"]), ("seq", entry["seq"]),
+                ("version", entry["version"]), ("document", entry["document"])]
         if entry.get("due") is not None:
             meta.append(("due", date.fromisoformat(entry["due"])))
         return Transaction(date.fromisoformat(entry["date"]), f"{debtor} → {creditor}", _narration(entry),
@@ -223,11 +240,11 @@ class _AgreementBooks:
 
     def _obligation(self, entry: Mapping[str, Any], owed: Decimal, amount: Decimal) -> list[Posting]:
         """An obligation (or an entry the cap made 0: income and expense of 0, nothing owed)."""
-        debtor, creditor, kind = entry["debtor"], entry["creditor"], _kind_accounts(entry)
+        debtor, creditor = entry["debtor"], entry["creditor"]
         receivable, payable, paid_ahead, held = self._settlement_accounts(debtor, creditor)
         taken = Decimal(entry.get("credit_applied", "0"))
-        postings = [Posting(self.account("Income", creditor, *kind), -amount, self.currency),
-                    Posting(self.account("Expenses", debtor, *kind), amount, self.currency)]
+        postings = [Posting(self._kind_account("Income", creditor, entry), -amount, self.currency),
+                    Posting(self._kind_account("Expenses", debtor, entry), amount, self.currency)]
         if owed > 0:
             postings += [Posting(receivable, EXACT.subtract(owed, taken), self.currency),
                          Posting(payable, -EXACT.subtract(owed, taken), self.currency)]
@@ -245,12 +262,11 @@ class _AgreementBooks:
             applied = EXACT.add(applied, Decimal(item["amount"]))
         rest = Decimal(entry["unapplied"])
         if entry["kind"] == "payment":
-            postings = [Posting(self.account("Assets", creditor, "Cash"), amount, self.currency),
-                        Posting(self.account("Assets", debtor, "Cash"), -amount, self.currency)]
+            postings = [Posting(self.account("Assets", creditor, ("Cash",)), amount, self.currency),
+                        Posting(self.account("Assets", debtor, ("Cash",)), -amount, self.currency)]
         else:
-            kind = _kind_accounts(entry)
-            postings = [Posting(self.account("Income", creditor, *kind), -amount, self.currency),
-                        Posting(self.account("Expenses", debtor, *kind), amount, self.currency)]
+            postings = [Posting(self._kind_account("Income", creditor, entry), -amount, self.currency),
+                        Posting(self._kind_account("Expenses", debtor, entry), amount, self.currency)]
         postings += [Posting(receivable, -applied, self.currency), Posting(payable, applied, self.currency)]
         if rest > 0:
             postings += [Posting(held, -rest, self.currency), Posting(paid_ahead, rest, self.currency)]
@@ -258,9 +274,9 @@ class _AgreementBooks:
 
     def _shares(self, entry: Mapping[str, Any], amount: Decimal) -> list[Posting]:
         self.shares_used = True
-        kind = SHARE_ACCOUNT[entry["kind"]]
-        return [Posting(self.account("Assets", entry["creditor"], "Warrants", kind), amount, self.share_unit),
-                Posting(self.account("Equity", entry["debtor"], "Warrants", kind), -amount, self.share_unit)]
+        what, unit, kind = ("Warrants", SHARE_ACCOUNT[entry["kind"]]), self.share_unit, entry["kind"]
+        return [Posting(self.account("Assets", entry["creditor"], what, unit=unit, kind=kind), amount, unit),
+                Posting(self.account("Equity", entry["debtor"], what, unit=unit, kind=kind), -amount, unit)]
 
     def assertions(self, transactions: list[Transaction], ends: list[date]) -> list[Assertion]:
         """Each direction's receivable, payable and advances the day after each period's end
@@ -284,15 +300,11 @@ class _AgreementBooks:
 
 def _period_ends(document: Any, entries: list[Mapping[str, Any]]) -> list[date]:
     """The end dates of the agreement's periods up to its last entry's date: the closes."""
+    if not entries:
+        return []
     last = max(date.fromisoformat(entry["date"]) for entry in entries)
     periods = settlement_periods(document.term.start, document.term.end, document.settlement.period)
     return [period.end for period in periods if period.end <= last]
-
-
-def _kind_accounts(entry: Mapping[str, Any]) -> tuple[str, ...]:
-    if entry["kind"] == "adjustment":
-        return ("Adjustment", _camel(entry["of"]))
-    return (_camel(entry["kind"]),)
 
 
 def _camel(kind: str) -> str:
@@ -323,7 +335,7 @@ def _currency(name: str) -> str:
     return text if len(text) >= 2 else text + "S"
 
 
-def _amount(item: Posting | Assertion, books: BeancountBooks) -> str:
+def _amount(item: Posting, books: BeancountBooks) -> str:
     return f"{format_amount(item.amount, books.places[item.unit])} {item.unit}"
 
 

@@ -65,13 +65,25 @@ def _thousands(axis: Any) -> None:
     axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
 
 
+def _dates(axis: Any) -> None:
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+
+    locator = AutoDateLocator()
+    axis.set_major_locator(locator)
+    axis.set_major_formatter(ConciseDateFormatter(locator))
+
+
 def usage_chart(name: str, pools: Sequence[str], points: Sequence[UsagePoint], periods: Sequence[str]) -> str:
-    """Per pool, sold against available GPU-hours per period, with threshold × available marked."""
-    with _figure(name, 1.0 + 1.9 * len(pools), rows=len(pools)) as (figure, axes):
+    """Per pool, sold against available GPU-hours per period, with threshold × available marked.
+
+    Every pool shares the periods from the term's first to the last one with figures, so that
+    a period without a lease-back entry shows as a gap in the same place in each pool."""
+    last = max(point.period for point in points)
+    shown = [period for period in periods if period <= last]
+    x = {period: index for index, period in enumerate(shown)}
+    with _figure(name, 0.9 + 1.7 * len(pools), rows=len(pools)) as (figure, axes):
         for axis, pool in zip(axes, pools):
             mine = [point for point in points if point.pool == pool]
-            shown = [period for period in periods if period <= max(point.period for point in mine)]
-            x = {period: index for index, period in enumerate(shown)}
             positions = [x[point.period] for point in mine]
             axis.bar(positions, [float(point.available) for point in mine], width=0.8, color=GREY, alpha=0.45, label="available")
             axis.bar(positions, [float(point.sold) for point in mine], width=0.5, color=BLUE, label="sold")
@@ -80,9 +92,9 @@ def usage_chart(name: str, pools: Sequence[str], points: Sequence[UsagePoint], p
             axis.set_xticks(range(len(shown)), shown, rotation=90, fontsize=7)
             axis.set_xlim(-0.6, len(shown) - 0.4)
             axis.set_ylabel("GPU-hours")
-            axis.set_title(f"pool {pool}: periods with a lease-back entry", loc="left", fontsize=9)
+            axis.set_title(f"pool {pool}", loc="left", fontsize=9)
             _thousands(axis.yaxis)
-        axes[0].legend(loc="upper right", ncols=3, fontsize=8)
+        figure.legend(*axes[0].get_legend_handles_labels(), loc="outside upper right", ncols=3, fontsize=8)
         return _svg(figure, name)
 
 
@@ -100,9 +112,10 @@ def lease_back_chart(name: str, points: Sequence[CapPoint], currency: str) -> st
             axis.step([day for day, _ in capped], [cap for _, cap in capped], where="post", color=VERMILION,
                       linewidth=1.5, label="cap in force")
         axis.set_ylabel(currency)
-        axis.legend(loc="upper left", fontsize=8)
+        axis.set_ylim(bottom=0)
+        figure.legend(*axis.get_legend_handles_labels(), loc="outside upper right", ncols=3, fontsize=8)
         _thousands(axis.yaxis)
-        figure.autofmt_xdate()
+        _dates(axis.xaxis)
         return _svg(figure, name)
 
 
@@ -132,7 +145,7 @@ def revenue_chart(name: str, points: Sequence[RevenuePoint], currency: str) -> s
                 axis.annotate(f"year {point.contract_year}", (index - 0.45, 1), xycoords=("data", "axes fraction"),
                               va="top", fontsize=7, color=ORANGE)
         handles = axis.get_legend_handles_labels()[0] + rate_axis.get_legend_handles_labels()[0]
-        axis.legend(handles=handles, loc="upper left", fontsize=8, ncols=3)
+        figure.legend(handles=handles, loc="outside upper right", fontsize=8, ncols=3)
         return _svg(figure, name)
 
 
@@ -153,9 +166,10 @@ def warrants_chart(name: str, listed: Sequence[Listed]) -> str:
                 axis.annotate(item.subject, (item.date, 0.02), xycoords=("data", "axes fraction"), rotation=90,
                               fontsize=7, color="#555555", va="bottom", ha="right")
         axis.set_ylabel("shares")
-        axis.legend(loc="upper left", fontsize=8)
+        axis.set_ylim(bottom=0)
+        figure.legend(*axis.get_legend_handles_labels(), loc="outside upper right", ncols=2, fontsize=8)
         _thousands(axis.yaxis)
-        figure.autofmt_xdate()
+        _dates(axis.xaxis)
         return _svg(figure, name)
 
 

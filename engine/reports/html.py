@@ -210,7 +210,7 @@ def _aging_html(agreement: AgreementReport, report: AuditReport) -> str:
 
 
 def _totals_html(agreement: AgreementReport) -> str:
-    rows = [(kind, str(int(total)) if kind in SHARE_KINDS else _money(total, agreement))
+    rows = [(kind, grouped(total, 0) if kind in SHARE_KINDS else _money(total, agreement))
             for kind, total in agreement.totals.items()]
     return ("<h3>Totals per kind</h3>"
             '<p class="note">The sum of each kind\'s amounts (adjustments of every kind together; share kinds in shares), '
@@ -234,7 +234,7 @@ def _chain_html(agreement: AgreementReport, ledger_name: str) -> str:
 
 def _listed_table(name: str, listed: Sequence[Listed], agreement: AgreementReport) -> str:
     rows = [(item.date.isoformat(), item.kind, item.period or "—", item.subject or "—", item.debtor, item.creditor,
-             str(int(item.amount)) if item.unit == "shares" else _money(item.amount, agreement), item.unit, item.id)
+             grouped(item.amount, 0) if item.unit == "shares" else _money(item.amount, agreement), item.unit, item.id)
             for item in listed]
     return _table(name, ("date", "kind", "period", "concerns", "debtor", "creditor", "amount", "unit", "entry"), rows, amounts={6})
 
