@@ -11,7 +11,6 @@ import tempfile
 from datetime import date
 from decimal import Decimal
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 

@@ -14,7 +14,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.documents.loader import load_agreements
-from engine.replay.terms import AgreementTerms
 from engine.reports import BUCKET_NAMES, ReportError, bucket_of, rebuild_balances, statement, statement_csv
 from engine.reports import statement_json, statement_mapping, statement_text
 from engine.reports.balances import Obligation
