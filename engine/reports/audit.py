@@ -222,9 +222,9 @@ def _lease_back(entries: list[Mapping[str, Any]]) -> tuple[CapPoint, ...]:
         amount = Decimal(entry["amount"])
         issued = EXACT.add(issued, amount)
         entitled = EXACT.add(entitled, Decimal(entry.get("uncapped", entry["amount"])))
-        cap = entry["basis"]["inputs"].get("cap")
+        cap = entry["basis"]["inputs"]["cap"]  # "none" when no cap was in force
         points.append(CapPoint(date.fromisoformat(entry["date"]), entry["id"], amount, issued, entitled,
-                               Decimal(cap) if cap is not None else None))
+                               None if cap == "none" else Decimal(cap)))
     return tuple(points)
 
 

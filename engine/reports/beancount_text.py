@@ -88,6 +88,8 @@ def beancount_books(entries: Iterable[Mapping[str, Any]], agreements: Iterable[A
     loaded = match_documents(fields, agreements)
     grouped = by_agreement(fields)
     names = _Names()
+    for agreement in loaded.values():
+        names.currency(agreement.versions[0].document.currency)
     currencies, commodities, opens, transactions, assertions = [], {}, {}, [], []
     places: dict[str, int] = {}
     for agreement_id in sorted(loaded):
@@ -153,20 +155,28 @@ def entry_link(entry_id: str) -> str:
 
 class _Names:
     """Account components and commodity names made from party and agreement names, each name
-    always giving the same one and two names never the same one (a clash gets `-2`, `-3` …)."""
+    always giving the same one and two names of one kind never the same one (a clash gets
+    `-2`, `-3` …, in the order names are met)."""
 
     def __init__(self) -> None:
-        self.components: dict[str, str] = {}
-        self.currencies: dict[str, str] = {}
+        self.tables: dict[str, dict[str, str]] = {"party": {}, "agreement": {}, "commodity": {}}
 
-    def component(self, name: str) -> str:
-        return self._unique(self.components, name, _component(name))
+    def party(self, name: str) -> str:
+        return self._unique("party", name, _component(name))
 
-    def currency(self, name: str) -> str:
-        return self._unique(self.currencies, name, _currency(name))
+    def agreement(self, name: str) -> str:
+        return self._unique("agreement", name, _component(name))
 
-    @staticmethod
-    def _unique(table: dict[str, str], name: str, wanted: str) -> str:
+    def currency(self, code: str) -> str:
+        """An agreement's currency: the commodity of its code, taken before any share commodity."""
+        return self._unique("commodity", f"currency {code}", code)
+
+    def shares(self, provider: str) -> str:
+        """The commodity of a provider's shares: never a currency's, nor another provider's."""
+        return self._unique("commodity", f"shares {provider}", _currency(provider))
+
+    def _unique(self, space: str, name: str, wanted: str) -> str:
+        table = self.tables[space]
         if name not in table:
             taken, candidate, number = set(table.values()), wanted, 1
             while candidate in taken:
@@ -183,10 +193,10 @@ class _AgreementBooks:
         self.agreement_id = agreement_id
         self.currency = document.currency
         self.places = document.settlement.rounding.places
-        self.party = {name: names.component(name) for name in roles(document).values()}
-        self.part = names.component(agreement_id)
+        self.party = {name: names.party(name) for name in roles(document).values()}
+        self.part = names.agreement(agreement_id)
         self.provider, self.guarantor = document.parties.provider, document.parties.guarantor
-        self.share_unit = names.currency(document.parties.provider)
+        self.share_unit = names.shares(document.parties.provider)
         self.directions = directions(document)
         self.accounts: dict[str, str] = {}  # account → unit, in the order they are first used
         self.meta: dict[str, tuple[tuple[str, str], ...]] = {}  # account → what it holds, by name

@@ -92,7 +92,7 @@ def _terms_html(agreement: AgreementReport) -> str:
         paths.update((path, None) for path, _ in version.terms)
     values = [dict(version.terms) for version in agreement.versions]
     head = "".join(
-        f"<th>version {version.number}<br>effective {version.effective.isoformat()}<br>"
+        f"<th>version {version.number} ({escape(version.schema)})<br>effective {version.effective.isoformat()}<br>"
         f'<span class="hash" title="SHA-256 of the version file">{version.sha256}</span></th>'
         for version in agreement.versions
     )
@@ -154,7 +154,7 @@ def _revenue_html(agreement: AgreementReport, anchor: str) -> str:
         chart = charts.revenue_chart(f"{anchor}-revenue", agreement.revenue, agreement.currency)
         parts.append(_figure(chart, "Revenue and the revenue share issued per period; the rate, on the right, steps down "
                                     "by contract year."))
-        rows = [(point.period, str(point.contract_year), f"{point.rate}", _money(point.revenue, agreement),
+        rows = [(point.period, str(point.contract_year), f"{point.rate}", _number(point.revenue),
                  _money(point.share, agreement), point.entry) for point in agreement.revenue]
         parts.append(_table("revenue", ("period", "contract year", "rate", "revenue", "revenue share issued", "figures from entry"),
                             rows, amounts={2, 3, 4}))
@@ -260,7 +260,8 @@ def _money(amount: Decimal, agreement: AgreementReport) -> str:
 
 
 def _number(value: Decimal) -> str:
-    """A quantity (GPU-hours) exactly, with the fraction digits it has and thousands grouped."""
+    """An input (GPU-hours, revenue) exactly, with the fraction digits it has and thousands
+    grouped: inputs may carry more digits than the agreement's places."""
     return grouped(value, max(0, -value.as_tuple().exponent))
 
 

@@ -143,3 +143,14 @@ def test_generated_books_check_and_balance_to_the_summary(case):
     agreements = loaded_agreements(documents)
     replayed = replay_lines(agreements, lines)
     check_against_summary(books_text(agreements, replayed.entries), agreements, replayed.summary)
+
+
+def test_share_commodities_never_take_a_currencys_name():
+    """A provider named like a currency gets a commodity of its own for its shares."""
+    from engine.reports.beancount_text import _Names
+
+    names = _Names()
+    assert names.currency("USD") == "USD"
+    assert names.shares("USD") == "USD-2" and names.shares("usd") == "USD-3" and names.shares("USD") == "USD-2"
+    assert names.party("alto.compute") == "Alto-compute" and names.party("alto_compute") == "Alto-compute-2"
+    assert names.agreement("alto.compute") == "Alto-compute"

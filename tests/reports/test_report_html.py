@@ -13,9 +13,13 @@ from decimal import Decimal
 from html.parser import HTMLParser
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.reports import audit_report, rebuild_balances, render_html
 from engine.reports.parties import directions
+from engine.testing import agreements_with_logs, replay_lines
+from engine.testing.invariants import loaded_agreements
 from tests.reports.support import BUNDLED, bundled, entries_of, spec9
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -147,3 +151,26 @@ def test_each_bundled_example_renders_in_chromium_with_the_ledgers_numbers(folde
     assert {row[0]: _amount(row[1]) for row in tables.named("totals")} == {
         kind: Decimal(total) for kind, total in facts["totals"].items()}
     assert facts["head"] in dom
+
+
+@pytest.mark.slow
+@settings(max_examples=8)
+@given(agreements_with_logs(versions=st.integers(1, 2)))
+def test_generated_agreements_report_what_their_ledger_holds(case):
+    """Any agreement and log: the report's figures are the ledger's, and the page renders."""
+    documents, lines = case
+    agreements = loaded_agreements(documents)
+    replayed = replay_lines(agreements, lines)
+    report = audit_report(replayed.entries, agreements)
+    (part,) = report.agreements
+    facts = replayed.summary["agreements"][part.id]
+    assert {kind: str(total) for kind, total in part.totals.items()} == facts["totals"]
+    assert (part.head, part.entries) == (facts["head"], facts["entries"])
+    lease_back = [e.fields for e in replayed.entries if e.fields["kind"] == "lease_back" or e.fields.get("of") == "lease_back"]
+    assert sum((point.issued for point in part.usage), Decimal(0)) == sum((Decimal(e["amount"]) for e in lease_back), Decimal(0))
+    assert [point.entry for point in part.lease_back] == [e["id"] for e in lease_back]
+    for direction in part.aging.directions:
+        assert direction.outstanding == Decimal(facts["outstanding"][direction.direction.name])
+    html = render_html(report)
+    assert html.count("<svg") == sum(map(bool, (part.usage, part.lease_back, part.revenue, part.warrants)))
+    assert OUTSIDE.search(html) is None
