@@ -24,3 +24,9 @@ def test_the_benchmark_log_replays_cleanly_and_the_same_every_time(tmp_path):
 @pytest.mark.slow
 def test_the_memory_measurement_runs_in_a_fresh_process():
     assert bench.peak_rss_mib(2000, 1, 2, bench.units_for(2000)) > 0
+
+
+@pytest.mark.slow
+def test_the_v2_twin_of_the_benchmark_agreement_replays_the_log_cleanly(capsys):
+    assert bench.main(["--events", "3000", "--runs", "1", "--v2"]) == 0
+    assert "v2 agreement (revenue floor, guaranteed debt service)" in capsys.readouterr().out

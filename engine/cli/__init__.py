@@ -16,12 +16,14 @@ from engine.cli.auditing import run_explain, run_verify
 from engine.cli.replaying import render_summary, run_replay
 from engine.cli.reporting import add_commands as add_report_commands
 from engine.cli.reporting import run_export, run_report, run_statement
+from engine.cli.simulating import EXIT_INTERRUPTED, run_simulate
 from engine.cli.status import EXIT_FAILED, EXIT_OK, EXIT_REJECTED, UsageFailure
 from engine.documents.errors import DocumentErrors
 from engine.replay import SEMANTICS, InternalError, lane
 from engine.reports import ReportError
 
-__all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_REJECTED", "UsageFailure", "build_parser", "main", "render_summary"]
+__all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_REJECTED", "UsageFailure", "build_parser", "main",
+           "render_summary"]
 
 
 def _date_argument(text: str) -> date:
@@ -43,6 +45,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number ≥ 0; got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="backstop", description="Settlement engine for GPU-capacity backstop agreements.")
     parser.add_argument("--version", action="version", version=f"backstop {__version__} (semantics {SEMANTICS}; {lane.name()} plain lane)")
@@ -58,6 +70,26 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--rejected", metavar="FILE", help="write every rejected line here, byte for byte")
     replay.add_argument("--workers", type=_positive_int, default=1, metavar="N",
                         help="replay agreements in up to N processes; the same outputs, byte for byte (default 1)")
+    replay.add_argument("--scheduler", metavar="ADDRESS",
+                        help="replay agreements on a Dask cluster: local:N starts one of N workers, tcp://HOST:PORT "
+                             "joins a running one; the same outputs, byte for byte")
+
+    simulate = commands.add_parser(
+        "simulate", help="Monte Carlo of what the agreements could pay out: scenarios replayed through the engine")
+    simulate.add_argument("contracts", metavar="CONTRACTS", help="an agreement folder or a folder of them")
+    simulate.add_argument("--scenarios", type=_positive_int, required=True, metavar="N", help="how many scenarios")
+    simulate.add_argument("--seed", type=_seed, required=True, metavar="S",
+                          help="the seed; the same seed and N give the same results, whatever runs them")
+    simulate.add_argument("--model", metavar="FILE", help="the model's parameters (default: the shipped model)")
+    simulate.add_argument("--scheduler", metavar="ADDRESS",
+                          help="run on a Dask cluster: local:N starts one of N workers, tcp://HOST:PORT joins one "
+                               "(default: local processes)")
+    simulate.add_argument("--workers", type=_positive_int, metavar="N",
+                          help="local processes without --scheduler (default: one per core)")
+    simulate.add_argument("--out", default="simulation", metavar="DIR",
+                          help="where the JSON, CSV and plots go (default: ./simulation)")
+    simulate.add_argument("--log-scenario", type=_seed, metavar="K",
+                          help="also write scenario K's event log per agreement, to replay and audit")
 
     validate = commands.add_parser("validate", help="check agreement documents and list their versions")
     validate.add_argument("contracts", metavar="PATH")
@@ -93,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {"replay": run_replay, "validate": run_validate, "schema": run_schema,
-               "verify": run_verify, "explain": run_explain, "check": run_check,
+               "verify": run_verify, "explain": run_explain, "check": run_check, "simulate": run_simulate,
                "statement": run_statement, "report": run_report, "export": run_export}[args.command]
     try:
         return handler(args)

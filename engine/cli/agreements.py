@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from decimal import Decimal
 
 from engine.cli.progress import Progress
 from engine.cli.status import EXIT_OK, EXIT_REJECTED, UsageFailure
 from engine.documents.loader import load_agreements
+from engine.documents.model import AgreementDocument
 
 
 def run_validate(args: argparse.Namespace) -> int:
@@ -17,7 +19,33 @@ def run_validate(args: argparse.Namespace) -> int:
         for version in agreement.versions:
             document = version.document
             print(f"  version {version.number}  effective {document.effective}  sha256 {version.sha256}  {version.path}")
+            print(f"    {document.schema_}: {', '.join(clause_terms(document))}")
     return EXIT_OK
+
+
+def clause_terms(document: AgreementDocument) -> list[str]:
+    """The clauses a version has, each with the terms that bound what the guarantor can owe."""
+    clauses = []
+    if document.backstop is not None:
+        clauses.append(f"backstop (cap {_cap(document.backstop.cap)})")
+    if document.revenue_share is not None:
+        clauses.append("revenue_share" + (" above the floor" if document.revenue_share.above_floor else ""))
+    if document.warrants is not None:
+        clauses.append(f"warrants ({len(document.warrants.tranches)} tranches)")
+    if document.revenue_floor is not None:
+        floor = document.revenue_floor
+        clauses.append(f"revenue_floor ({len(floor.steps)} steps, cap {_cap(floor.cap)})")
+    if document.guarantee is not None:
+        guarantee = document.guarantee
+        clauses.append(
+            f"guarantee of debt service to {document.parties.lender} (covers {guarantee.covers:f}, "
+            f"cure {guarantee.cure_days} days, cap {_cap(guarantee.cap)})"
+        )
+    return clauses
+
+
+def _cap(cap: Decimal | None) -> str:
+    return "none" if cap is None else f"{cap:f}"
 
 
 def run_schema(args: argparse.Namespace) -> int:

@@ -111,6 +111,12 @@ def _string(value: Any) -> str:
     return value
 
 
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise ValueError(f"expected true or false; got {_got(value)}")
+
+
 def _date(value: Any) -> date:
     if isinstance(value, date):
         return value
@@ -164,6 +170,8 @@ DecimalValue = Annotated[Decimal, BeforeValidator(_decimal)]
 PositiveDecimal = Annotated[DecimalValue, AfterValidator(_bounded(Decimal(0), low_open=True))]
 Rate = Annotated[DecimalValue, AfterValidator(_bounded(Decimal(0), Decimal(1)))]
 Integer = Annotated[int, BeforeValidator(_integer)]
+Boolean = Annotated[bool, BeforeValidator(_boolean)]
+Days = Annotated[Integer, AfterValidator(_int_range(0, 365))]
 Text = Annotated[str, BeforeValidator(_string)]
 Day = Annotated[date, BeforeValidator(_date)]
 AgreementId = Annotated[Text, AfterValidator(_pattern(r"[a-z0-9][a-z0-9._-]{0,63}", "an agreement id"))]
@@ -187,7 +195,7 @@ class LateInterest(Frozen):
 
 class Settlement(Frozen):
     period: Literal["monthly", "quarterly"]
-    payment_terms_days: Annotated[Integer, AfterValidator(_int_range(0, 365))] = 30
+    payment_terms_days: Days = 30
     rounding: Rounding = Rounding()
     late_interest: LateInterest | None = None
     lock_after_periods: Annotated[Integer, AfterValidator(_int_range(0))] | None = None
@@ -196,11 +204,18 @@ class Settlement(Frozen):
 class Parties(Frozen):
     provider: Name
     guarantor: Name
+    lender: Name | None = None  # (v2) the third party, to whom the provider owes debt service
 
     @model_validator(mode="after")
     def _distinct(self) -> Parties:
+        problems = []
         if self.provider == self.guarantor:
-            raise RuleError([(("guarantor",), f"must differ from parties.provider; both are {shown(self.provider)}")])
+            problems.append((("guarantor",), f"must differ from parties.provider; both are {shown(self.provider)}"))
+        for other in ("provider", "guarantor"):
+            if self.lender is not None and self.lender == getattr(self, other):
+                problems.append((("lender",), f"must differ from parties.{other}; both are {shown(self.lender)}"))
+        if problems:
+            raise RuleError(problems)
         return self
 
 
@@ -228,30 +243,86 @@ class Backstop(Frozen):
     cap: PositiveDecimal | None = None
 
 
+FromYear = Annotated[Integer, AfterValidator(_int_range(1))]
+
+
+def _year_problems(steps: Sequence[Any], list_name: str) -> list[tuple[FieldPath, str]]:
+    """A schedule starts in contract year 1 and its `from_year` strictly increases."""
+    problems = []
+    if steps[0].from_year != 1:
+        message = f"the first step starts in year 1; got {steps[0].from_year}"
+        problems.append(((list_name, 0, "from_year"), message))
+    for index, (before, step) in enumerate(pairwise(steps), start=1):
+        if step.from_year <= before.from_year:
+            message = f"must be greater than the step before's ({before.from_year}); got {step.from_year}"
+            problems.append(((list_name, index, "from_year"), message))
+    return problems
+
+
 class Step(Frozen):
-    from_year: Annotated[Integer, AfterValidator(_int_range(1))]
+    from_year: FromYear
     rate: Rate
 
 
 class RevenueShare(Frozen):
     steps: tuple[Step, ...] = Field(min_length=1)
+    above_floor: Boolean = False  # (v2) the share applies to the revenue above the period's floor
 
     @model_validator(mode="after")
     def _step_down_schedule(self) -> RevenueShare:
-        problems = []
-        if self.steps[0].from_year != 1:
-            message = f"the first step starts in year 1; got {self.steps[0].from_year}"
-            problems.append((("steps", 0, "from_year"), message))
+        problems = _year_problems(self.steps, "steps")
         for index, (before, step) in enumerate(pairwise(self.steps), start=1):
-            if step.from_year <= before.from_year:
-                message = f"must be greater than the step before's ({before.from_year}); got {step.from_year}"
-                problems.append((("steps", index, "from_year"), message))
             if step.rate > before.rate:
                 message = (
                     f"must not exceed the step before's rate ({shown(before.rate)}): the schedule steps down, "
                     f"a rise is an error; got {shown(step.rate)}"
                 )
                 problems.append((("steps", index, "rate"), message))
+        if problems:
+            raise RuleError(problems)
+        return self
+
+
+class AmountStep(Frozen):
+    """(v2) One step of an amount schedule: the amount for a whole calendar month or quarter."""
+
+    from_year: FromYear
+    amount: PositiveDecimal
+
+
+class RevenueFloor(Frozen):
+    """(v2) The revenue the guarantor tops the provider up to, per period."""
+
+    steps: tuple[AmountStep, ...] = Field(min_length=1)
+    cap: PositiveDecimal | None = None
+
+    @model_validator(mode="after")
+    def _schedule(self) -> RevenueFloor:
+        problems = _year_problems(self.steps, "steps")
+        if problems:
+            raise RuleError(problems)
+        return self
+
+
+class Reimbursement(Frozen):
+    """(v2) The terms on which the provider repays the guarantor what a call cost it."""
+
+    payment_terms_days: Days = 0
+    late_interest: LateInterest | None = None
+
+
+class Guarantee(Frozen):
+    """(v2) The guarantor's guarantee of the provider's debt service to the lender."""
+
+    debt_service: tuple[AmountStep, ...] = Field(min_length=1)
+    covers: Annotated[DecimalValue, AfterValidator(_bounded(Decimal(0), Decimal(1), low_open=True))] = Decimal(1)
+    cure_days: Days = 30
+    cap: PositiveDecimal | None = None
+    reimbursement: Reimbursement = Reimbursement()
+
+    @model_validator(mode="after")
+    def _schedule(self) -> Guarantee:
+        problems = _year_problems(self.debt_service, "debt_service")
         if problems:
             raise RuleError(problems)
         return self
@@ -339,8 +410,19 @@ class Warrants(Frozen):
         return self
 
 
+#: (v2) The fields a `backstop/v1` file may not have, as (field path, clause or field name).
+V2_FIELDS: tuple[FieldPath, ...] = (
+    ("parties", "lender"),
+    ("revenue_share", "above_floor"),
+    ("revenue_floor",),
+    ("guarantee",),
+)
+SCHEMA_V1, SCHEMA_V2 = "backstop/v1", "backstop/v2"
+CLAUSES = ("backstop", "revenue_share", "warrants", "revenue_floor", "guarantee")
+
+
 class AgreementDocument(Frozen):
-    schema_: Literal["backstop/v1"] = Field(alias="schema")
+    schema_: Literal["backstop/v1", "backstop/v2"] = Field(alias="schema")
     agreement: AgreementId
     version: Annotated[Integer, AfterValidator(_int_range(1))]
     effective: Day
@@ -353,14 +435,19 @@ class AgreementDocument(Frozen):
     backstop: Backstop | None = None
     revenue_share: RevenueShare | None = None
     warrants: Warrants | None = None
+    revenue_floor: RevenueFloor | None = None
+    guarantee: Guarantee | None = None
 
     @model_validator(mode="after")
     def _document_rules(self) -> AgreementDocument:
         problems = [
             *self._clause_problems(),
+            *self._v2_field_problems(),
+            *self._lender_problems(),
+            *self._above_floor_problems(),
             *_repeated_ids(self.pools, "pools", "pool"),
             *self._rate_problems(),
-            *self._cap_problems(),
+            *self._places_problems(),
             *self._effective_problems(),
         ]
         if problems:
@@ -368,8 +455,26 @@ class AgreementDocument(Frozen):
         return self
 
     def _clause_problems(self) -> list[tuple[FieldPath, str]]:
-        if self.backstop is None and self.revenue_share is None and self.warrants is None:
-            return [((), "at least one of backstop, revenue_share, warrants is required")]
+        if all(getattr(self, clause) is None for clause in CLAUSES):
+            return [((), f"at least one of {', '.join(CLAUSES)} is required")]
+        return []
+
+    def _v2_field_problems(self) -> list[tuple[FieldPath, str]]:
+        """A `backstop/v1` file names none of the fields `backstop/v2` added (SPEC §3)."""
+        if self.schema_ != SCHEMA_V1:
+            return []
+        message = f"is allowed only in a {SCHEMA_V2} file; this file is {SCHEMA_V1} (write schema: {SCHEMA_V2})"
+        return [(path, message) for path in V2_FIELDS if _is_set(self, path)]
+
+    def _lender_problems(self) -> list[tuple[FieldPath, str]]:
+        if self.guarantee is not None and self.parties.lender is None:
+            return [(("parties", "lender"), "required when guarantee is present: name the lender whose debt service it covers")]
+        return []
+
+    def _above_floor_problems(self) -> list[tuple[FieldPath, str]]:
+        if self.revenue_share is not None and self.revenue_share.above_floor and self.revenue_floor is None:
+            message = "true needs a revenue_floor in the same version, the floor the share is taken above; add one"
+            return [(("revenue_share", "above_floor"), message)]
         return []
 
     def _rate_problems(self) -> list[tuple[FieldPath, str]]:
@@ -385,18 +490,33 @@ class AgreementDocument(Frozen):
             if pool.gpu_model not in self.backstop.rate_per_gpu_hour
         ]
 
-    def _cap_problems(self) -> list[tuple[FieldPath, str]]:
-        if self.backstop is None or self.backstop.cap is None:
-            return []
+    def _places_problems(self) -> list[tuple[FieldPath, str]]:
+        """Caps and scheduled amounts are cash: at most `places` fraction digits, as written."""
         places = self.settlement.rounding.places
-        digits = fraction_digits_written(self.backstop.cap)
-        if digits <= places:
-            return []
-        message = (
-            f"has {digits} fraction digits; at most settlement.rounding.places ({places}) allowed; "
-            f"got {shown(self.backstop.cap)}"
-        )
-        return [(("backstop", "cap"), message)]
+        problems = []
+        for path, amount in self._cash_terms():
+            digits = fraction_digits_written(amount)
+            if digits > places:
+                message = (
+                    f"has {digits} fraction digits; at most settlement.rounding.places ({places}) allowed; "
+                    f"got {shown(amount)}"
+                )
+                problems.append((path, message))
+        return problems
+
+    def _cash_terms(self) -> list[tuple[FieldPath, Decimal]]:
+        terms: list[tuple[FieldPath, Decimal | None]] = []
+        if self.backstop is not None:
+            terms.append((("backstop", "cap"), self.backstop.cap))
+        if self.revenue_floor is not None:
+            terms += [(("revenue_floor", "steps", index, "amount"), step.amount)
+                      for index, step in enumerate(self.revenue_floor.steps)]
+            terms.append((("revenue_floor", "cap"), self.revenue_floor.cap))
+        if self.guarantee is not None:
+            terms += [(("guarantee", "debt_service", index, "amount"), step.amount)
+                      for index, step in enumerate(self.guarantee.debt_service)]
+            terms.append((("guarantee", "cap"), self.guarantee.cap))
+        return [(path, amount) for path, amount in terms if amount is not None]
 
     def _effective_problems(self) -> list[tuple[FieldPath, str]]:
         """Version 1 takes effect at the term's start, a later one at a settlement period's start."""
@@ -412,6 +532,15 @@ class AgreementDocument(Frozen):
         hint = f" such as {following}" if following else ""
         message = f"must be the start date of a {self.settlement.period} settlement period{hint}; got {effective}"
         return [(("effective",), message)]
+
+
+def _is_set(model: BaseModel, path: FieldPath) -> bool:
+    """Whether the field at `path` was written in the document (a default is not)."""
+    for name in path[:-1]:
+        model = getattr(model, name)
+        if model is None:
+            return False
+    return path[-1] in model.model_fields_set
 
 
 AllOf.model_rebuild()

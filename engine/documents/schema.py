@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.documents.model import CLAUSES
 from engine.numbers import FRACTION_DIGITS_MAX, INTEGER_DIGITS_MAX
 
 DECIMAL_TEXT_PATTERN = rf"^-?[0-9]{{1,{INTEGER_DIGITS_MAX}}}(\.[0-9]{{1,{FRACTION_DIGITS_MAX}}})?$"
@@ -64,6 +65,41 @@ def _list(items: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "type": "array", "items": items, "minItems": 1}
 
 
+def _boolean(description: str) -> dict[str, Any]:
+    return {"description": description, "type": "boolean"}
+
+
+def _late_interest(description: str) -> dict[str, Any]:
+    return _object(
+        {
+            "annual_rate": _decimal("Simple annual rate.", minimum=0, maximum=1),
+            "day_count": _choice("Day count basis.", "ACT/365F", "ACT/360"),
+        },
+        "annual_rate",
+        "day_count",
+        description=description,
+    )
+
+
+def _amount_schedule(description: str) -> dict[str, Any]:
+    """(v2) An amount per whole calendar month or quarter, by contract year."""
+    return _list(
+        _object(
+            {
+                "from_year": _integer("First contract year of this step.", 1),
+                "amount": _decimal(
+                    "Amount for a whole calendar month or quarter (a partial period gets its share of days); "
+                    "at most settlement.rounding.places fraction digits.",
+                    exclusiveMinimum=0,
+                ),
+            },
+            "from_year",
+            "amount",
+        ),
+        description + " from_year 1 first, years increasing; amounts may rise or fall.",
+    )
+
+
 def _condition() -> dict[str, Any]:
     condition = {"$ref": "#/$defs/condition"}
     return {
@@ -102,15 +138,7 @@ def _settlement() -> dict[str, Any]:
                 },
                 description="How every cash amount is rounded, once.",
             ),
-            "late_interest": _object(
-                {
-                    "annual_rate": _decimal("Simple annual rate.", minimum=0, maximum=1),
-                    "day_count": _choice("Day count basis.", "ACT/365F", "ACT/360"),
-                },
-                "annual_rate",
-                "day_count",
-                description="Interest on amounts paid after their due date (optional).",
-            ),
+            "late_interest": _late_interest("Interest on amounts paid after their due date (optional)."),
             "lock_after_periods": _integer("A closed period locks once this many later ones are closed (optional).", 0),
         },
         "period",
@@ -145,7 +173,11 @@ def _clauses() -> dict[str, Any]:
                         "rate",
                     ),
                     "A step-down schedule: from_year 1 first, years increasing, rates never rising.",
-                )
+                ),
+                "above_floor": _boolean(
+                    "(backstop/v2) The share applies to the revenue above the period's floor (default false); "
+                    "needs a revenue_floor in the same version."
+                ),
             },
             "steps",
         ),
@@ -171,13 +203,69 @@ def _clauses() -> dict[str, Any]:
             "expires",
             "tranches",
         ),
+        "revenue_floor": _object(
+            {
+                "steps": _amount_schedule("The revenue the provider is guaranteed per period:"),
+                "cap": _decimal("Most the guarantor ever pays in top-ups (optional).", exclusiveMinimum=0),
+            },
+            "steps",
+            description="(backstop/v2) Take-or-pay: the guarantor tops the provider's revenue up to a floor.",
+        ),
+        "guarantee": _object(
+            {
+                "debt_service": _amount_schedule("What the provider owes the lender per period:"),
+                "covers": _decimal(
+                    "Share of a defaulted amount the guarantor pays, 0 < c <= 1 (default 1).",
+                    exclusiveMinimum=0,
+                    maximum=1,
+                ),
+                "cure_days": _integer("Days after a debt service falls due before the lender may call (default 30).", 0, 365),
+                "cap": _decimal("Most the guarantor ever pays on calls (optional).", exclusiveMinimum=0),
+                "reimbursement": _object(
+                    {
+                        "payment_terms_days": _integer(
+                            "Days from a call to the provider's reimbursement due date (default 0).", 0, 365
+                        ),
+                        "late_interest": _late_interest("Interest on a reimbursement paid late (optional; none when absent)."),
+                    },
+                    description="The terms on which the provider repays the guarantor.",
+                ),
+            },
+            "debt_service",
+            description="(backstop/v2) The guarantor's guarantee of the provider's debt service to parties.lender.",
+        ),
     }
+
+
+#: What a backstop/v1 file may not have, and what a guarantee needs (SPEC §3).
+_V2_RULES = [
+    {
+        "if": {"properties": {"schema": {"const": "backstop/v1"}}, "required": ["schema"]},
+        "then": {
+            "properties": {
+                "parties": {"properties": {"lender": False}},
+                "revenue_share": {"properties": {"above_floor": False}},
+                "revenue_floor": False,
+                "guarantee": False,
+            }
+        },
+    },
+    {
+        "if": {"required": ["guarantee"]},
+        "then": {"properties": {"parties": {"required": ["lender"]}}},
+    },
+]
 
 
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of one agreement version file (YAML or JSON)."""
     properties = {
-        "schema": {"description": "Document format.", "const": "backstop/v1"},
+        "schema": _choice(
+            "Document format; revenue_floor, guarantee, parties.lender and revenue_share.above_floor "
+            "need backstop/v2.",
+            "backstop/v1",
+            "backstop/v2",
+        ),
         "agreement": _string("Agreement id; same in every version.", ID_PATTERN),
         "version": _integer("Version number; an agreement's versions are 1..N.", 1),
         "effective": _date("Version 1: term.start; later versions: the start of a settlement period."),
@@ -186,6 +274,11 @@ def json_schema() -> dict[str, Any]:
             {
                 "provider": _string("The GPU cloud provider.", NAME_PATTERN),
                 "guarantor": _string("The guarantor (chip vendor); distinct from the provider.", NAME_PATTERN),
+                "lender": _string(
+                    "(backstop/v2) The lender whose debt service a guarantee covers; distinct from the others, "
+                    "the same in every version.",
+                    NAME_PATTERN,
+                ),
             },
             "provider",
             "guarantor",
@@ -213,8 +306,9 @@ def json_schema() -> dict[str, Any]:
     required = ("schema", "agreement", "version", "effective", "parties", "currency", "term", "settlement", "pools")
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": "backstop/v1 agreement version",
+        "title": "backstop agreement version (backstop/v1 or backstop/v2)",
         **_object(properties, *required),
-        "anyOf": [{"required": ["backstop"]}, {"required": ["revenue_share"]}, {"required": ["warrants"]}],
+        "anyOf": [{"required": [clause]} for clause in CLAUSES],
+        "allOf": _V2_RULES,
         "$defs": {"condition": _condition()},
     }

@@ -42,6 +42,7 @@ def _warrant_field(name: str) -> Callable[[AgreementDocument], Any]:
 SAME_IN_EVERY_VERSION: tuple[tuple[FieldPath, Callable[[AgreementDocument], Any]], ...] = (
     (("parties", "provider"), lambda document: document.parties.provider),
     (("parties", "guarantor"), lambda document: document.parties.guarantor),
+    (("parties", "lender"), lambda document: document.parties.lender),
     (("currency",), lambda document: document.currency),
     (("term", "start"), lambda document: document.term.start),
     (("term", "end"), lambda document: document.term.end),
@@ -52,6 +53,16 @@ SAME_IN_EVERY_VERSION: tuple[tuple[FieldPath, Callable[[AgreementDocument], Any]
     (("warrants", "strike"), _warrant_field("strike")),
     (("warrants", "expires"), _warrant_field("expires")),
     (("warrants", "tranches"), _tranche_set),
+)
+
+
+#: The parts of a document that are present in every version or in none, each with how its
+#: presence is said (`has warrants`, `has no warrants`). Fields under a part whose presence
+#: differs are not compared as well: the presence is the one error.
+PRESENT_IN_EVERY_VERSION: tuple[tuple[FieldPath, str, Callable[[AgreementDocument], bool]], ...] = (
+    (("parties", "lender"), "a lender", lambda document: document.parties.lender is not None),
+    (("warrants",), "warrants", lambda document: document.warrants is not None),
+    (("guarantee",), "a guarantee", lambda document: document.guarantee is not None),
 )
 
 
@@ -145,16 +156,21 @@ def _due_date_problems(ordered: Sequence[CheckedVersion]) -> list[DocumentError]
 
 
 def _same_field_problems(first: CheckedVersion, version: CheckedVersion) -> list[DocumentError]:
-    """Where `version` differs from the first version in a field that may never change."""
-    has_warrants = (first.document.warrants is not None, version.document.warrants is not None)
-    if has_warrants[0] != has_warrants[1]:
-        message = (
-            "must be present in every version or in none: version "
-            f"{first.document.version} ({first.where.file}) {'has' if has_warrants[0] else 'has no'} warrants"
-        )
-        return [version.where.error(("warrants",), message)]
-    problems = []
+    """Where `version` differs from the first version in a part that is present in every version
+    or in none, or in a field that may never change."""
+    problems, absent = [], []
+    for path, noun, has in PRESENT_IN_EVERY_VERSION:
+        if has(first.document) != has(version.document):
+            what = noun if has(first.document) else f"no {noun.removeprefix('a ')}"
+            message = (
+                "must be present in every version or in none: version "
+                f"{first.document.version} ({first.where.file}) has {what}"
+            )
+            problems.append(version.where.error(path, message))
+            absent.append(path)
     for path, value_of in SAME_IN_EVERY_VERSION:
+        if any(path[: len(part)] == part for part in absent):
+            continue
         expected, got = value_of(first.document), value_of(version.document)
         if expected != got:
             message = (

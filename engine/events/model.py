@@ -14,6 +14,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import NamedTuple, Union
 
+from engine.rejection_codes import Code
+
 
 class JsonNumber:
     """A JSON number kept as the text it was written with (`1.0`, `1.00` and `1` differ).
@@ -124,7 +126,33 @@ class Exercise(NamedTuple):
     fair_market_value: Decimal | None  # None for cash: SPEC says it is not read
 
 
-Event = Union[Utilization, Revenue, Correction, Close, TrueUp, Payment, SharePrice, StockSplit, Exercise]
+class GuaranteeCall(NamedTuple):
+    """(v2) The lender calls the guarantor on a debt-service entry still unpaid after its cure period."""
+
+    id: str
+    agreement: str
+    date: date
+    obligation: str  # the id of the called `debt_service` entry
+
+
+Event = Union[Utilization, Revenue, Correction, Close, TrueUp, Payment, SharePrice, StockSplit, Exercise, GuaranteeCall]
+
+
+class Problem(str):
+    """Why a line is rejected on its own: the reason users read, and in `code` the rejection
+    code of semantics §7, given where the fault is found so that no one has to guess it
+    from the words."""
+
+    code: Code
+
+    def __new__(cls, text: str, code: Code) -> Problem:
+        problem = super().__new__(cls, text)
+        problem.code = code
+        return problem
+
+    def __reduce__(self):
+        # str's own pickling would rebuild the text alone and lose the code.
+        return Problem, (str(self), self.code)
 
 
 class ParsedLine(NamedTuple):
@@ -134,6 +162,7 @@ class ParsedLine(NamedTuple):
     otherwise bad, so the replay can judge duplicates and conflicts. `fingerprint` is a
     digest of the JSON value with member order and white space aside and numbers compared
     by their text (SPEC §7); two lines are duplicates exactly when their fingerprints match.
+    `problem` holds every reason the line is bad, with the code of the first.
     """
 
     number: int
@@ -141,4 +170,4 @@ class ParsedLine(NamedTuple):
     id: str | None
     fingerprint: bytes | None
     event: Event | None
-    problem: str | None
+    problem: Problem | None

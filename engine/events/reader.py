@@ -40,9 +40,11 @@ from engine.events.model import (
     Correction,
     Event,
     Exercise,
+    GuaranteeCall,
     JsonNumber,
     ParsedLine,
     Payment,
+    Problem,
     Revenue,
     SharePrice,
     StockSplit,
@@ -422,20 +424,6 @@ def _quantity(text: str) -> Decimal | None:
     return found
 
 
-class Problem(str):
-    """Why a line is rejected on its own, with its rejection code (semantics §7)."""
-
-    code: Code
-
-    def __new__(cls, text: str, code: Code) -> Problem:
-        problem = super().__new__(cls, text)
-        problem.code = code
-        return problem
-
-    def __reduce__(self):
-        return Problem, (str(self), self.code)
-
-
 def _joined(problems: list[Problem]) -> Problem:
     """Several problems as one reason; the line's code is the first one's."""
     return problems[0] if len(problems) == 1 else Problem("; ".join(problems), problems[0].code)
@@ -813,6 +801,10 @@ _FIELDS: dict[str, dict[str, tuple[Reader | None, str]]] = {
         "date": (_read_date, REQUIRED),
         "fair_market_value": (None, UNREAD),
     },
+    "guarantee_call": {
+        "date": (_read_date, REQUIRED),
+        "obligation": (_read_string, REQUIRED),
+    },
 }
 EVENT_TYPES = tuple(_FIELDS)
 _ALLOWED = {name: frozenset(fields) | frozenset(_COMMON_FIELDS) for name, fields in _FIELDS.items()}
@@ -997,7 +989,7 @@ def _exercise_rules(obj: dict, values: dict, path: str, problems: list[Problem])
     values[field] = value
 
 
-_RULES: dict[str, Callable[[dict, dict, str, list[str]], None]] = {
+_RULES: dict[str, Callable[[dict, dict, str, list[Problem]], None]] = {
     "utilization": _utilization_rules,
     "revenue": _no_rules,
     "correction": _correction_rules,
@@ -1007,6 +999,7 @@ _RULES: dict[str, Callable[[dict, dict, str, list[str]], None]] = {
     "share_price": _share_price_rules,
     "stock_split": _no_rules,
     "exercise": _exercise_rules,
+    "guarantee_call": _no_rules,
 }
 
 _BUILDERS: dict[str, Callable[[str, str, dict], Event]] = {
@@ -1025,6 +1018,7 @@ _BUILDERS: dict[str, Callable[[str, str, dict], Event]] = {
     "exercise": lambda i, a, v: Exercise(
         i, a, v["tranche"], v["shares"], v["method"], v["date"], v.get("fair_market_value")
     ),
+    "guarantee_call": lambda i, a, v: GuaranteeCall(i, a, v["date"], v["obligation"]),
 }
 
 _TYPE_NAMES = {Utilization: "utilization", Revenue: "revenue"}

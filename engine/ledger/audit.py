@@ -254,7 +254,42 @@ DIRECTION_WORDS = {
     "exercise_price": "exercise price the guarantor owes for shares subscribed for cash",
     "share_delivery": "shares the provider delivers on an exercise",
     "cash_in_lieu": "cash the provider pays instead of a fraction of a share",
+    "revenue_top_up": "revenue top-up the guarantor owes the provider, up to the revenue floor",
+    "debt_service": "debt service the provider owes the lender",
+    "guarantee_call": "guarantee call: the guarantor pays the lender the covered part of a debt service left unpaid",
+    "discharge": "discharge of a called debt service: the lender looks to the guarantor for this part",
+    "reimbursement": "reimbursement the provider owes the guarantor for what a guarantee call cost it",
 }
+
+
+def _call_story(entry: dict) -> list[str]:
+    """(v2) A guarantee call told from its entries: which debt service defaulted, when it fell
+    due, when the cure period ended, what the guarantee covered and what the cap left."""
+    kind, inputs = entry.get("kind"), entry.get("basis", {}).get("inputs", {})
+    if kind not in ("guarantee_call", "discharge", "reimbursement") or "obligation" not in inputs:
+        return []
+    if kind == "discharge":
+        return [f"  story:    {inputs.get('call_amount')} of {inputs['obligation']} is discharged by the call "
+                f"{inputs.get('call')}: the lender now looks to the guarantor for it; the rest stays with the provider"]
+    if kind == "reimbursement":
+        return [f"  story:    the guarantor paid the lender {inputs.get('call_amount')} on the call {inputs.get('call')} "
+                f"on {inputs['obligation']}; the provider owes it back, due {inputs.get('payment_terms_days')} days "
+                f"after the call (late interest: {inputs.get('late_interest')})"]
+    story = [
+        f"  story:    debt service {inputs['obligation']} (period {inputs.get('obligation_period')}) fell due on "
+        f"{inputs.get('obligation_due')};",
+        f"            {inputs.get('outstanding')} was still unpaid when its cure period of {inputs.get('cure_days')} "
+        f"days ended on {inputs.get('cure_date')}, and the lender called on {inputs.get('called_on')}.",
+        f"            The guarantee covers {inputs.get('covers')} of it: {inputs.get('covered')}.",
+    ]
+    if inputs.get("cap", "none") == "none":
+        story.append(f"            The guarantee has no cap, so the guarantor pays {entry.get('amount')}.")
+    else:
+        story.append(
+            f"            Of its cap of {inputs['cap']}, {inputs.get('called_before')} was called before and "
+            f"{inputs.get('cap_left')} was left, so the guarantor pays {entry.get('amount')}."
+        )
+    return story
 
 
 def explain(entry: dict) -> str:
@@ -272,7 +307,10 @@ def explain(entry: dict) -> str:
     ]
     for name, value in basis.get("inputs", {}).items():
         lines.append(f"            {name} = {value}")
-    if "uncapped" in entry:
+    lines += _call_story(entry)
+    if "uncapped" in entry and entry["kind"] == "guarantee_call":
+        lines.append(f"  cap:      the guarantee covered {entry['uncapped']}; its cap cut the call to {entry['amount']}")
+    elif "uncapped" in entry:
         lines.append(f"  cap:      the uncapped change was {entry['uncapped']}; the cap cut it to {entry['amount']}")
     if entry.get("adjusts") is not None or "adjusts" in entry:
         lines.append(f"  adjusts:  {entry.get('adjusts') or 'nothing issued earlier for this key'}")
@@ -280,6 +318,8 @@ def explain(entry: dict) -> str:
         for applied in entry["applied"]:
             lines.append(f"  applied:  {applied['amount']} to {applied['entry']}")
         lines.append(f"  unapplied credit left: {entry.get('unapplied')}")
+    if "obligation" in entry:
+        lines.append(f"  obligation: {entry['obligation']}")
     if "credit_applied" in entry:
         lines.append(f"  settled at once by unapplied credit: {entry['credit_applied']}")
     events = entry.get("events", [])

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from fractions import Fraction
 from typing import Callable
 
 from engine.calendar import DATE_MAX, Period, add_days, add_days_or_none, contract_year
-from engine.events.model import Close, Correction, Payment, Revenue, TrueUp, Utilization
+from engine.events.model import Close, Correction, GuaranteeCall, Payment, Revenue, TrueUp, Utilization
 from engine.events.reader import replacement as typed_replacement
 from engine.events.reader import TIMESTAMP_CHARS_MAX, plain_fingerprint, timestamp_from_text
+from engine.replay.guarantee import GuaranteeBook
 from engine.replay.lane import AGREEMENT_LANE_FIELDS, lane_field
 from engine.replay.inputs import (
-    NO_PERIOD, REVENUE, REVENUE_KEY, UTILIZATION, IdRecord, Input, Key, decimal_texts, input_agreement,
+    NO_PERIOD, REVENUE, REVENUE_KEY, TOP_UP_KEY, UTILIZATION, IdRecord, Input, Key, decimal_texts, input_agreement,
     input_order, input_period_max, pack_input, plain_utilization_head, unpack_input,
 )
 from engine.ledger.chain import Chain, IssuedEntry
@@ -30,10 +32,11 @@ from engine.rejection_codes import Code
 from engine.replay.rejected import Rejected
 from engine.replay.savepoint import Savepoint
 from engine.replay.terms import AgreementTerms
-from engine.replay.warrants import WarrantBook
+from engine.replay.warrants import WarrantBook, fraction_text
 
 OBLIGATION_KINDS = frozenset(
-    {"lease_back", "revenue_share", "adjustment", "late_interest", "exercise_price", "cash_in_lieu"}
+    {"lease_back", "revenue_share", "adjustment", "late_interest", "exercise_price", "cash_in_lieu",
+     "revenue_top_up", "debt_service", "guarantee_call", "reimbursement"}
 )
 SHARE_KINDS = frozenset({"warrant_vested", "split_adjustment", "share_delivery"})
 
@@ -74,12 +77,13 @@ class AgreementReplay:
         self.restated: set[int] = set()
         self.entitled = ZERO  # E: every lease-back change issued so far
         self.issued = ZERO  # I: every lease-back amount issued so far
-        self.books = {
-            (terms.guarantor, terms.provider): Book(),
-            (terms.provider, terms.guarantor): Book(),
-        }
+        self.top_up_entitled = ZERO  # (v2) E of the top-ups: every top-up change issued so far
+        self.top_up_issued = ZERO  # (v2) I of the top-ups: every top-up amount issued so far
+        self.directions = directions(terms)
+        self.books = {direction: Book() for direction, _ in self.directions}
         self.totals: dict[str, Decimal | int] = {}
         self.warrants = WarrantBook(self) if terms.first.warrants is not None else None
+        self.guarantee = GuaranteeBook(self) if terms.first.guarantee is not None else None
         self._spans: dict[str, tuple[str, int, int]] = {}  # for `plain_utilization`
         # The spans plain records name, numbered per period: ({(start, end): number}, [(start, end)]).
         self.period_spans: dict[int, tuple[dict[tuple[str, str], int], list[tuple[str, str]]]] = {}
@@ -176,28 +180,33 @@ class AgreementReplay:
 
     def savepoint(self, *, inputs_only: bool) -> Savepoint:
         """Open a savepoint before a line; `inputs_only` for an input or a correction, which
-        change keys and the id map but never the books, the chain or the warrants."""
+        change keys and the id map but never the books, the chain, the warrants or the guarantee."""
         chain = self.chain
-        books = warrants = None
+        books = warrants = guarantee = None
         if not inputs_only:
             books = {direction: book.copy() for direction, book in self.books.items()}
             warrants = self.warrants.state() if self.warrants is not None else None
+            guarantee = self.guarantee.state() if self.guarantee is not None else None
         self._savepoint = Savepoint(
-            scalars=(self.closed, self.locked_below, self.entitled, self.issued, chain.length, chain.head),
+            scalars=(self.closed, self.locked_below, self.entitled, self.issued, self.top_up_entitled,
+                     self.top_up_issued, chain.length, chain.head),
             restated=set(self.restated), totals=dict(self.totals), books=books, warrants=warrants,
-            pools=len(self.pool_names),
+            pools=len(self.pool_names), guarantee=guarantee,
         )
         return self._savepoint
 
     def rollback(self, savepoint: Savepoint) -> None:
         """Put the state back as it was when `savepoint` was opened, and close it."""
-        self.closed, self.locked_below, self.entitled, self.issued, self.chain.length, self.chain.head = savepoint.scalars
+        (self.closed, self.locked_below, self.entitled, self.issued, self.top_up_entitled, self.top_up_issued,
+         self.chain.length, self.chain.head) = savepoint.scalars
         self.restated = savepoint.restated
         self.totals = savepoint.totals
         if savepoint.books is not None:
             self.books = savepoint.books
         if savepoint.warrants is not None:
             self.warrants.restore(savepoint.warrants)
+        if savepoint.guarantee is not None:
+            self.guarantee.restore(savepoint.guarantee)
         for index, keys, spans in reversed(savepoint.periods_dropped):
             if keys is not None:
                 self.keys[index] = keys
@@ -339,9 +348,9 @@ class AgreementReplay:
             raise Rejected(f"period {event.period} is not a settlement period of the term",
                            code=self._period_reference_code(event.period))
         version = self.terms.version_for_period(period)
-        if version.document.revenue_share is None:
+        if version.document.revenue_share is None and version.document.revenue_floor is None:
             raise Rejected(
-                f"version {version.number}, which governs period {period.id}, has no revenue_share",
+                f"version {version.number}, which governs period {period.id}, has no revenue_share or revenue_floor",
                 code=Code.NOT_APPLICABLE,
             )
         if event.currency != self.terms.first.currency:
@@ -470,10 +479,11 @@ class AgreementReplay:
         return Code.INTERVAL if ("Q" in period_id) == quarterly else Code.UNKNOWN_REFERENCE
 
     def close(self, period: Period, cause: str | None) -> None:
-        """Close a period: adjustments, lease-back, revenue share, then vesting (SPEC §5.2)."""
+        """Close a period: adjustments, lease-back, revenue top-up, revenue share, debt service,
+        then vesting (SPEC §5.2)."""
         version = self.terms.version_for_period(period)
         due = self.terms.due_date(period)
-        self._issue_adjustments(period.end, due, self.terms.cap_in_force(version), cause)
+        self._issue_adjustments(period.end, due, version, cause)
         document = version.document
         causes = [cause] if cause else []
         if document.backstop is not None:
@@ -481,9 +491,15 @@ class AgreementReplay:
             for pool in document.pools:
                 key = self.key(period.index, pool.id)
                 self._issue_lease_back(period, pool, key, version, period.end, due, cap, causes, adjustment=False)
+        if document.revenue_floor is not None:
+            key = self.key(period.index, TOP_UP_KEY)
+            cap = self.terms.top_up_cap_in_force(version)
+            self._issue_top_up(period, key, version, period.end, due, cap, causes, adjustment=False)
         if document.revenue_share is not None:
             key = self.key(period.index, REVENUE_KEY)
             self._issue_revenue_share(period, key, version, period.end, due, causes, adjustment=False)
+        if document.guarantee is not None:
+            self.guarantee.issue_debt_service(period, version, due, causes)
         self.closed += 1
         if self.warrants is not None:
             self.warrants.vest(period.end, version, causes)
@@ -510,7 +526,7 @@ class AgreementReplay:
         if due is None:  # past the calendar: `check_true_up` found that no target changed
             self.restated.clear()
             return
-        self._issue_adjustments(event.date, due, self.terms.cap_in_force(version), event.id)
+        self._issue_adjustments(event.date, due, version, event.id)
 
     def _adjustments_pending(self) -> bool:
         """Whether adjustments issued now would write an entry: some restated key's target changed."""
@@ -524,17 +540,41 @@ class AgreementReplay:
                     target = rules.lease_back_target(document.backstop, pool.gpu_model, key.available, key.sold, places, mode)
                     if target.target != key.last_target:
                         return True
+            revenue = self._revenue_key(index)
+            if document.revenue_floor is not None:
+                key = self.peek_key(index, TOP_UP_KEY) or Key()
+                if rules.top_up_target(revenue.revenue, self._floor(document, period), places, mode) != key.last_target:
+                    return True
             if document.revenue_share is not None:
                 key = self.peek_key(index, REVENUE_KEY) or Key()
                 year = contract_year(self.terms.first.term.start, period.start)
                 rate = document.revenue_share.steps[rules.revenue_share_step(document.revenue_share, year)].rate
-                if rules.revenue_share_target(key.revenue, rate, places, mode) != key.last_target:
+                base = self._share_base(document, period, revenue)
+                if rules.revenue_share_target(base, rate, places, mode) != key.last_target:
                     return True
         return False
 
-    def _issue_adjustments(self, on: date, due: date, cap: Decimal | None, cause: str | None) -> None:
-        """Re-derive every restated period's targets and issue the changes (SPEC §5.4)."""
+    def _revenue_key(self, index: int) -> Key:
+        """The key holding a period's revenue inputs (an empty one when the period has none)."""
+        return self.peek_key(index, REVENUE_KEY) or Key()
+
+    def _share_base(self, document, period: Period, revenue: Key) -> Decimal | Fraction:
+        """The revenue share's base B: R, or (v2, `above_floor`) R − F, F the period's scheduled
+        floor, even where the top-up cap cut what the guarantor paid (SPEC §5.3)."""
+        if not document.revenue_share.above_floor:
+            return revenue.revenue
+        return Fraction(revenue.revenue) - self._floor(document, period)
+
+    def _floor(self, document, period: Period) -> Fraction:
+        """(v2) F: the scheduled amount of the document's revenue floor for a period, unrounded."""
+        return self.terms.scheduled_amount(document.revenue_floor.steps, period).value
+
+    def _issue_adjustments(self, on: date, due: date, deciding, cause: str | None) -> None:
+        """Re-derive every restated period's targets and issue the changes (SPEC §5.4), under
+        the caps in force that the `deciding` version decides."""
         causes = [cause] if cause else []
+        cap = self.terms.cap_in_force(deciding)
+        top_up_cap = self.terms.top_up_cap_in_force(deciding)
         for index in sorted(self.restated):
             period = self.terms.periods[index]
             version = self.terms.version_for_period(period)
@@ -543,6 +583,9 @@ class AgreementReplay:
                 for pool in document.pools:
                     key = self.key(index, pool.id)
                     self._issue_lease_back(period, pool, key, version, on, due, cap, causes, adjustment=True)
+            if document.revenue_floor is not None:
+                key = self.key(index, TOP_UP_KEY)
+                self._issue_top_up(period, key, version, on, due, top_up_cap, causes, adjustment=True)
             if document.revenue_share is not None:
                 key = self.key(index, REVENUE_KEY)
                 self._issue_revenue_share(period, key, version, on, due, causes, adjustment=True)
@@ -590,12 +633,54 @@ class AgreementReplay:
         )
         key.last_target = result.target
 
+    def _issue_top_up(self, period, key: Key, version, on, due, cap, causes, *, adjustment: bool) -> None:
+        """(v2) The revenue top-up key of a period: F − R when revenue falls short of the floor,
+        through the top-up cap, whose sums are its own (SPEC §5.3)."""
+        revenue = self._revenue_key(period.index)
+        scheduled = self.terms.scheduled_amount(version.document.revenue_floor.steps, period)
+        target = rules.top_up_target(revenue.revenue, scheduled.value, self.terms.places, self.terms.mode)
+        change = EXACT.subtract(target, key.last_target)
+        if change.is_zero():
+            return
+        amount = rules.capped_change(change, cap, self.top_up_entitled, self.top_up_issued)
+        inputs = {
+            "revenue": sum_text(revenue.revenue),
+            "floor": fraction_text(scheduled.value),
+            "amount": decimal_text(scheduled.step.amount),
+            "from_year": str(scheduled.step.from_year),
+            "contract_year": str(scheduled.contract_year),
+            "period_days": str(scheduled.period_days),
+            "calendar_days": str(scheduled.calendar_days),
+            "target": self.money(target),
+            "previous_target": self.money(key.last_target),
+            "change": self.money(change),
+            "entitlement_before": self.money(self.top_up_entitled),
+            "issued_before": self.money(self.top_up_issued),
+            "cap": "none" if cap is None else self.money(cap),
+        }
+        formula = "round(floor − revenue), where floor = amount × period days / calendar days"
+        if target.is_zero():
+            formula = "0: revenue is at or above the floor"
+        extra: dict = {}
+        if amount != change:
+            extra["uncapped"] = self.money(change)
+        self.top_up_entitled = EXACT.add(self.top_up_entitled, change)
+        self.top_up_issued = EXACT.add(self.top_up_issued, amount)
+        basis = {"rule": f"revenue_floor.steps[{scheduled.step_index}].amount", "formula": formula, "inputs": inputs}
+        self._issue_key_entry(
+            period, key, "revenue_top_up", f"{period.id}/revenue_top_up", version, on, due,
+            self.terms.guarantor, self.terms.provider, amount, basis, causes, extra, adjustment, inputs_key=revenue,
+        )
+        key.last_target = target
+
     def _issue_revenue_share(self, period, key: Key, version, on, due, causes, *, adjustment: bool) -> None:
-        revenue_share = version.document.revenue_share
+        document = version.document
+        revenue_share = document.revenue_share
         year = contract_year(self.terms.first.term.start, period.start)
         step_index = rules.revenue_share_step(revenue_share, year)
         rate = revenue_share.steps[step_index].rate
-        target = rules.revenue_share_target(key.revenue, rate, self.terms.places, self.terms.mode)
+        base = self._share_base(document, period, key)
+        target = rules.revenue_share_target(base, rate, self.terms.places, self.terms.mode)
         change = EXACT.subtract(target, key.last_target)
         if change.is_zero():
             return
@@ -608,7 +693,11 @@ class AgreementReplay:
             "previous_target": self.money(key.last_target),
             "change": self.money(change),
         }
-        formula = "round(revenue × rate)" if key.revenue > 0 else "0: revenue is not positive"
+        if revenue_share.above_floor:
+            inputs["floor"] = fraction_text(self._floor(document, period))
+            formula = "round((revenue − floor) × rate)" if base > 0 else "0: revenue is not above the floor"
+        else:
+            formula = "round(revenue × rate)" if key.revenue > 0 else "0: revenue is not positive"
         basis = {"rule": f"revenue_share.steps[{step_index}].rate", "formula": formula, "inputs": inputs}
         self._issue_key_entry(
             period, key, "revenue_share", f"{period.id}/revenue_share", version, on, due,
@@ -618,8 +707,10 @@ class AgreementReplay:
 
     def _issue_key_entry(
         self, period, key: Key, of: str, key_path: str, version, on, due, debtor, creditor,
-        amount: Decimal, basis: dict, causes: list[str], extra: dict, adjustment: bool,
+        amount: Decimal, basis: dict, causes: list[str], extra: dict, adjustment: bool, inputs_key: Key | None = None,
     ) -> None:
+        """Write a key's entry or adjustment; its `events` are those of `inputs_key` (the key
+        whose inputs it derives from: its own, or for a top-up the period's revenue key)."""
         self._keep(key)  # its last target, first entry and count of adjustments change below
         if adjustment:
             key.adjustments += 1
@@ -635,13 +726,13 @@ class AgreementReplay:
         self.issue(
             kind=kind, entry_id=entry_id, version=version, period=period.id, on=on, due=due,
             debtor=debtor, creditor=creditor, amount=amount, basis=basis,
-            events=key.event_ids(self._order_of) + causes, extra=extra,
+            events=(inputs_key or key).event_ids(self._order_of) + causes, extra=extra,
         )
 
     # ---- payments ----------------------------------------------------------------------
 
     def check_payment(self, event: Payment) -> None:
-        parties = {self.terms.provider, self.terms.guarantor}
+        parties = self.terms.parties  # the lender too (v2), when the agreement has one
         for role, party in (("payer", event.payer), ("payee", event.payee)):
             if party not in parties:
                 raise Rejected(f"{role} {party!r} is not a party to the agreement ({', '.join(sorted(parties))})",
@@ -659,12 +750,13 @@ class AgreementReplay:
     def check_late_interest_due(self, event: Payment) -> None:
         """Reject a payment whose late interest would fall due past 9999-12-31 (SPEC §2 "Range"):
         the payment is applied in a dry run, and only an entry that would be written counts."""
-        settlement = self.terms.version_for_date(event.date).document.settlement
-        if settlement.late_interest is None or add_days_or_none(event.date, settlement.payment_terms_days) is not None:
+        document = self.terms.version_for_date(event.date).document
+        settlement = document.settlement
+        if add_days_or_none(event.date, settlement.payment_terms_days) is not None:
             return
-        late = settlement.late_interest
         for obligation, amount in self.books[(event.payer, event.payee)].preview(event.amount, event.applies_to):
-            if obligation.kind == "late_interest" or obligation.due >= event.date:
+            late, _ = late_interest_terms(document, obligation.kind)
+            if late is None or obligation.kind == "late_interest" or obligation.due >= event.date:
                 continue
             days = rules.days_late(obligation.due, event.date)
             interest = rules.late_interest(amount, late.annual_rate, days, late.day_count, self.terms.places, self.terms.mode)
@@ -699,13 +791,11 @@ class AgreementReplay:
             on=event.date, due=None, debtor=event.payer, creditor=event.payee, amount=event.amount,
             basis=basis, events=[event.id], extra=extra,
         )
-        late = settlement.late_interest
-        if late is None:
-            return
         count = 0
         for application in applications:
             obligation = application.obligation
-            if obligation.kind == "late_interest" or obligation.due >= event.date:
+            late, rule = late_interest_terms(version.document, obligation.kind)
+            if late is None or obligation.kind == "late_interest" or obligation.due >= event.date:
                 continue
             days = rules.days_late(obligation.due, event.date)
             interest = rules.late_interest(
@@ -715,7 +805,7 @@ class AgreementReplay:
                 continue
             count += 1
             basis = {
-                "rule": "settlement.late_interest.annual_rate",
+                "rule": rule,
                 "formula": f"round(applied × annual_rate × days / {rules.DAY_COUNT_BASIS[late.day_count]})",
                 "inputs": {
                     "applied": self.money(application.amount), "obligation": obligation.entry_id,
@@ -729,6 +819,15 @@ class AgreementReplay:
                 due=add_days(event.date, settlement.payment_terms_days), debtor=event.payer,
                 creditor=event.payee, amount=interest, basis=basis, events=[event.id], extra={},
             )
+
+    # ---- guarantee calls (v2) -------------------------------------------------------------
+
+    def call(self, event: GuaranteeCall) -> None:
+        """A guarantee call: every rule checked first, then its three entries (SPEC §5.7)."""
+        if self.guarantee is None:
+            raise Rejected(f"agreement {self.terms.id} has no guarantee; a guarantee_call does not apply",
+                           code=Code.NOT_APPLICABLE)
+        self.guarantee.call(self.guarantee.check_call(event))
 
     # ---- issuing -----------------------------------------------------------------------
 
@@ -761,6 +860,10 @@ class AgreementReplay:
             book.add_credit(remaining)
             fields["applied"] = [{"entry": a.obligation.entry_id, "amount": self.money(a.amount)} for a in applications]
             fields["unapplied"] = self.money(remaining)
+        elif kind == "discharge":  # (v2) applied to its own obligation only, never to credit
+            application = book.discharge(extra["obligation"], -amount)
+            fields["applied"] = [{"entry": application.obligation.entry_id, "amount": self.money(application.amount)}]
+            fields["unapplied"] = self.money(ZERO)
         entry = self.chain.seal(fields)
         if obligation_amount > 0:
             book.add(Obligation(entry_id, entry.fields["seq"], due, kind, obligation_amount))
@@ -774,8 +877,6 @@ class AgreementReplay:
     # ---- summary -----------------------------------------------------------------------
 
     def summary(self) -> dict:
-        g_to_p = self.books[(self.terms.guarantor, self.terms.provider)]
-        p_to_g = self.books[(self.terms.provider, self.terms.guarantor)]
         return {
             "head": self.chain.head,
             "entries": self.chain.length,
@@ -784,12 +885,24 @@ class AgreementReplay:
                 kind: str(total) if kind in SHARE_KINDS else self.money(total)
                 for kind, total in sorted(self.totals.items())
             },
-            "outstanding": {
-                "guarantor_to_provider": self.money(g_to_p.outstanding),
-                "provider_to_guarantor": self.money(p_to_g.outstanding),
-            },
-            "unapplied_credit": {
-                "guarantor_to_provider": self.money(g_to_p.unapplied),
-                "provider_to_guarantor": self.money(p_to_g.unapplied),
-            },
+            "outstanding": {name: self.money(self.books[direction].outstanding) for direction, name in self.directions},
+            "unapplied_credit": {name: self.money(self.books[direction].unapplied) for direction, name in self.directions},
         }
+
+
+def directions(terms: AgreementTerms) -> tuple[tuple[tuple[str, str], str], ...]:
+    """Every direction (debtor, creditor) of the agreement with its summary name, in a stable
+    order: the two of v1 first, then (v2, with a lender) the four that involve the lender."""
+    roles = [("guarantor", "provider"), ("provider", "guarantor")]
+    if terms.lender is not None:
+        roles += [("provider", "lender"), ("guarantor", "lender"), ("lender", "provider"), ("lender", "guarantor")]
+    party = {"provider": terms.provider, "guarantor": terms.guarantor, "lender": terms.lender}
+    return tuple(((party[debtor], party[creditor]), f"{debtor}_to_{creditor}") for debtor, creditor in roles)
+
+
+def late_interest_terms(document, kind: str) -> tuple:
+    """(the late-interest terms, their rule path) for an obligation of `kind` paid late, under
+    the version for the payment's date: a reimbursement (v2) has its own, and none when absent."""
+    if kind == "reimbursement":
+        return document.guarantee.reimbursement.late_interest, "guarantee.reimbursement.late_interest.annual_rate"
+    return document.settlement.late_interest, "settlement.late_interest.annual_rate"

@@ -28,7 +28,7 @@ from engine.ledger.chain import IssuedEntry
 from engine.replay.terms import AgreementTerms
 
 ENGINE_NAME = "backstop"
-SEMANTICS = "backstop/v1"
+SEMANTICS = "backstop/v2"
 _PROGRESS_MASK = 2**14 - 1  # feed_log reports progress every 16,384 lines
 
 
@@ -49,7 +49,7 @@ class LineOutcome(NamedTuple):
     reason: str | None
     raw: bytes
     entries: tuple[IssuedEntry, ...]
-    code: str | None = None  # the rejection code of a rejected line (semantics §7)
+    code: Code | None = None  # a rejected line's rejection code (semantics §7); None otherwise
 
 
 class RejectedLine(Exception):
@@ -270,7 +270,7 @@ class Engine:
 
     # ---- judging a line ----------------------------------------------------------------
 
-    def _judge(self, parsed: ev.ParsedLine, order: int) -> tuple[str, str | None, str | None]:
+    def _judge(self, parsed: ev.ParsedLine, order: int) -> tuple[str, str | None, Code | None]:
         """(status, reason, code) of one line."""
         record = self.ids.get(parsed.id) if parsed.id is not None else None
         if record is not None:
@@ -288,7 +288,7 @@ class Engine:
             return "rejected", str(rejection), rejection.code
         return "applied", None, None
 
-    def _judge_repeat(self, parsed: ev.ParsedLine, record: bytes | IdRecord) -> tuple[str, str | None, str | None]:
+    def _judge_repeat(self, parsed: ev.ParsedLine, record: bytes | IdRecord) -> tuple[str, str | None, Code | None]:
         if type(record) is bytes:
             applied = unpack_input(record)
             replay = self._replays[applied.agreement]
@@ -347,6 +347,8 @@ class Engine:
             replay.check_payment(event)
             replay.check_late_interest_due(event)
             replay.pay(event)
+        elif kind is ev.GuaranteeCall:
+            replay.call(event)
         else:
             if replay.warrants is None:
                 raise Rejected(

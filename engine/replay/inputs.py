@@ -1,6 +1,6 @@
 """What the replay remembers of inputs: per-key totals and the events in force (SPEC §5.1, §7).
 
-A *key* is (period, pool) for lease-back or (period, revenue share). Its totals are exact
+A *key* is (period, pool) for lease-back, (period, revenue share) or (v2) (period, revenue top-up). Its totals are exact
 running sums, so an event costs O(1) whatever the log's length.
 
 Without a lock an engine remembers every applied input event for as long as it runs, so
@@ -23,6 +23,9 @@ from engine.events.reader import FINGERPRINT_BYTES
 from engine.numbers import ZERO
 
 REVENUE_KEY = ""  # the pool slot of a period's revenue-share key; pool ids are never empty
+#: (v2) The pool slot of a period's revenue top-up key: its issuance alone, since its inputs are
+#: the revenue key's. A pool id never starts with "/".
+TOP_UP_KEY = "/revenue_top_up"
 
 UTILIZATION, REVENUE = 0, 1  # an input record's kind
 NO_PERIOD = -1  # the period of a voided input

@@ -53,7 +53,7 @@ from array import array
 from collections import Counter
 from datetime import date
 from operator import itemgetter
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Callable, Iterator
 
 import orjson
 
@@ -71,21 +71,25 @@ last_run: dict = {}
 
 def replay_in_parallel(
     path: str, size: int, agreements, workers: int, work: str, close_through: date | None,
-    ledger: BinaryIO | None, rejected: BinaryIO | None,
+    ledger: BinaryIO | None, rejected: BinaryIO | None, run_jobs: Callable[[list], bool] | None = None,
 ) -> tuple[dict | None, str | None]:
     """Replay the first `size` bytes of the log at `path` by agreement in up to `workers`
     processes, with scratch files in the folder `work`.
 
     Returns (summary, None) after writing the ledger and the rejected lines in exactly the
     bytes one process writes; or (None, reason), having written nothing, when the ordinary
-    replay must run instead (see the module's docstring).
+    replay must run instead (see the module's docstring). `run_jobs` runs the replay's
+    workers, given as (name, function, arguments), and says whether all succeeded; by default
+    `run_in_processes`, one local process each (a Dask cluster's, from `engine.simulate`, is
+    another: the workers then run wherever the cluster puts them, and must see `path` and `work`).
     """
     routing = time.perf_counter()
     plan = _route(path, size, agreements, workers, work)
     last_run["pass1"] = time.perf_counter() - routing
     if plan.fallback is not None:
         return None, plan.fallback
-    results = _run_workers(plan, path, agreements, work, close_through, ledger is not None, rejected is not None)
+    results = _run_workers(plan, path, agreements, work, close_through, ledger is not None, rejected is not None,
+                           run_jobs or run_in_processes)
     if results is None:
         return None, "a worker failed"
     merging = time.perf_counter()
@@ -418,24 +422,28 @@ def _context():
     return multiprocessing.get_context("fork" if "fork" in methods and sys.platform != "darwin" else "spawn")
 
 
-def _run_workers(plan: _Plan, path: str, agreements, work: str, close_through: date | None, want_entries: bool,
-                 want_raw: bool):
-    """Run one process per group; returns [(records path, done dict)] or None if one failed."""
-    started = time.perf_counter()
+def run_in_processes(jobs: list[tuple[str, Callable, tuple]]) -> bool:
+    """Run each (name, function, arguments) job in a process of its own; True if all succeeded."""
     context = _context()
-    processes, files = [], []
+    return _run([context.Process(target=function, name=name, daemon=True, args=arguments)
+                 for name, function, arguments in jobs])
+
+
+def _run_workers(plan: _Plan, path: str, agreements, work: str, close_through: date | None, want_entries: bool,
+                 want_raw: bool, run_jobs: Callable[[list], bool]):
+    """Run one worker per group; returns [(records path, done dict)] or None if one failed."""
+    started = time.perf_counter()
+    jobs, files = [], []
     for number, group in enumerate(plan.groups):
         mine = bytearray(len(agreements) + 1)
         for index in group:
             mine[index] = 1
         records, done = os.path.join(work, f"worker-{number}.records"), os.path.join(work, f"worker-{number}.done")
-        processes.append(context.Process(
-            target=_worker, name=f"backstop-worker-{number}", daemon=True,
-            args=(path, plan.limit, [agreements[index] for index in group], bytes(mine), plan.route,
-                  records, done, want_entries, want_raw, close_through),
-        ))
+        jobs.append((f"backstop-worker-{number}", _worker,
+                     (path, plan.limit, [agreements[index] for index in group], bytes(mine), plan.route,
+                      records, done, want_entries, want_raw, close_through)))
         files.append((records, done))
-    succeeded = _run(processes)
+    succeeded = run_jobs(jobs)
     last_run["workers_wall"] = time.perf_counter() - started
     if not succeeded:
         return None
@@ -445,7 +453,7 @@ def _run_workers(plan: _Plan, path: str, agreements, work: str, close_through: d
             results.append((records, pickle.load(handle)))
     last_run["workers"] = [round(result["seconds"], 3) for _, result in results]
     last_run["workers_cpu"] = [round(result["cpu"], 3) for _, result in results]
-    last_run["processes"] = len(processes)
+    last_run["processes"] = len(jobs)
     return results
 
 

@@ -24,4 +24,4 @@ class Rejection:
     line: int
     id: str | None
     reason: str
-    code: str
+    code: Code

@@ -1,4 +1,4 @@
-"""Pure rules of SPEC §5.3–§5.5: targets, the cap, late interest.
+"""Pure rules of SPEC §5.3–§5.5 and §5.7: targets, the caps, late interest, the call amount.
 
 Each function takes the terms and inputs it needs and returns exact values; none touches
 replay state. Rounding happens here, once per amount, by `round_fraction`.
@@ -50,15 +50,42 @@ def revenue_share_step(revenue_share: RevenueShare, contract_year: int) -> int:
     return index
 
 
-def revenue_share_target(revenue: Decimal, rate: Decimal, places: int, mode: str) -> Decimal:
-    """round(R × rate), or 0 when the period's revenue is not positive."""
-    if revenue <= 0:
+def revenue_share_target(base: Decimal | Fraction, rate: Decimal, places: int, mode: str) -> Decimal:
+    """round(B × rate), or 0 when the base is not positive.
+
+    B is the period's revenue R, or (v2, `above_floor`) R − F, an exact `Fraction`.
+    """
+    if base <= 0:
         return round_fraction(0, places, mode)
-    return round_fraction(EXACT.multiply(revenue, rate), places, mode)
+    if type(base) is Fraction:
+        return round_fraction(base * Fraction(rate), places, mode)
+    return round_fraction(EXACT.multiply(base, rate), places, mode)
+
+
+def top_up_target(revenue: Decimal, floor: Fraction, places: int, mode: str) -> Decimal:
+    """(v2) round(F − R) when the period's revenue R falls short of its scheduled floor F, else 0.
+
+    R may be negative; the top-up then exceeds F.
+    """
+    shortfall = floor - Fraction(revenue)
+    if shortfall <= 0:
+        return round_fraction(0, places, mode)
+    return round_fraction(shortfall, places, mode)
+
+
+def call_amount(outstanding: Decimal, covers: Decimal, cap: Decimal | None, called: Decimal, places: int,
+                mode: str) -> tuple[Decimal, Decimal]:
+    """(v2) (c, u) of a guarantee call (SPEC §5.7): u = round(O × covers) is what the guarantee
+    covers of the outstanding O, and c = min(u, max(0, cap − C)) what the cap leaves of it,
+    C being every call amount so far (c = u without a cap)."""
+    covered = round_fraction(Fraction(outstanding) * Fraction(covers), places, mode)
+    if cap is None:
+        return covered, covered
+    return min(covered, max(ZERO, EXACT.subtract(cap, called))), covered
 
 
 def capped_change(change: Decimal, cap: Decimal | None, entitled: Decimal, issued: Decimal) -> Decimal:
-    """The amount issued for a lease-back change d under the cap (SPEC §5.3).
+    """The amount issued for a lease-back (or, v2, top-up) change d under its cap (SPEC §5.3).
 
     Raises pay out only up to the cap's headroom; cuts claw back only what was issued above
     the entitlement that remains, so a lower cap never claws back what was issued.

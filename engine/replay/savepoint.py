@@ -6,8 +6,8 @@ applied (a bug, a resource running out), the line's changes are put back, so tha
 line takes effect whole or not at all.
 
 Copying the whole state per line would cost as much as the state; a savepoint instead copies
-the small parts eagerly (counters, sums, restated periods, totals, the chain's head, books
-and warrant state) and keeps the large ones (a period's keys, the id map) by journal: the
+the small parts eagerly (counters, sums, restated periods, totals, the chain's head, books,
+warrant and guarantee state) and keeps the large ones (a period's keys, the id map) by journal: the
 replay notes a key, a created key or a locked period just before it changes them, and the
 ids a lock releases are forgotten only once the line has taken effect.
 """
@@ -36,6 +36,7 @@ class Savepoint:
     periods_dropped: list[tuple[int, Any, Any]] = field(default_factory=list)  # (index, keys, spans)
     ids_before: dict[str, Any] = field(default_factory=dict)
     released: list[dict[str, None]] = field(default_factory=list)  # ids locks release once the line took effect
+    guarantee: Any = None  # (v2) the guarantee's state, for lines that may issue entries
 
     def keep_key(self, key) -> None:
         """Note a key's fields before its first change under this savepoint."""

@@ -2,7 +2,8 @@
 
 A `Book` holds one direction's open obligations (debtor → creditor) and that debtor's
 unapplied credit toward the creditor. Money is applied first to a named obligation, then
-in (due date, seq) order; what is left over becomes unapplied credit.
+in (due date, seq) order; what is left over becomes unapplied credit. A discharge (v2) is
+the exception: it settles its own obligation and no other.
 """
 
 from __future__ import annotations
@@ -71,6 +72,19 @@ class Book:
                 continue
             remaining = self._apply_to(obligation, remaining, applications)
         return applications, remaining
+
+    def discharge(self, entry_id: str, amount: Decimal) -> Application:
+        """(v2) Settle `amount` of one named obligation and of no other (a call's discharge, SPEC §5.7).
+
+        The caller has checked that the obligation is open for at least `amount`; anything
+        else is an engine bug, so it fails loudly rather than spill onto other obligations.
+        """
+        obligation = self.open.get(entry_id)
+        if obligation is None or not 0 < amount <= obligation.outstanding:
+            raise RuntimeError(f"engine bug: a discharge of {amount} on {entry_id}, which is not open for that much")
+        applications: list[Application] = []
+        self._apply_to(obligation, amount, applications)
+        return applications[0]
 
     def preview(self, amount: Decimal, first: str | None = None) -> list[tuple[Obligation, Decimal]]:
         """What `apply` would settle, as (obligation, amount) pairs, changing nothing."""

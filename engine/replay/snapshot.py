@@ -3,7 +3,7 @@
 A snapshot lets a settlement system (or a store, `engine.stores`) stop an engine and go on
 later without replaying the past. It is data, never code: the bytes are
 
-    b"backstop-snapshot/1\\n" + zlib(canonical JSON document)
+    b"backstop-snapshot/2\\n" + zlib(canonical JSON document)
 
 and reading them back runs no constructor named by the input and trusts nothing: every field
 is checked for its type and range, and the document must match the engine version, the
@@ -20,12 +20,14 @@ The document has a header, which says what the state belongs to, and a body, the
   applied utilization or revenue event (its record in the engine's packed form, see
   `engine.replay.inputs`: this is why a snapshot is read only by the engine version that
   wrote it) or `[id, "event", {fingerprint, line, agreement, lock_periods}]`;
-- `rejections`: `[line, id, reason, code]` for each rejected line;
+- `rejections`: `[line, id, reason, code]` for each rejected line (a code of semantics §7);
 - `state`: per agreement, what can still change: `closed`, `locked_below`, `keys` (per
   period and pool: the sums, the inputs in force and corrections, the last issued target),
   `pools` (their numbering), `spans` (per period, the spans plain records name), `restated`,
-  `entitled` and `issued` (the cap's sums), `books` (per direction: open obligations, the
-  queue in heap order, outstanding, unapplied credit), `totals`, `warrants`.
+  `entitled` and `issued` (the cap's sums), `top_up_entitled` and `top_up_issued` (the top-up
+  cap's, v2), `books` (per direction: open obligations, the queue in heap order, outstanding,
+  unapplied credit), `totals`, `warrants`, `guarantee` (v2: the debt service issued, the
+  obligations called and by which event, the sum of the calls).
 
 Caches that the engine learns again (spans by start, pool capacities) are not stored. A
 new kind of state is a new format version: `FORMAT` changes, and older snapshots are refused
@@ -45,12 +47,14 @@ from typing import Any, Callable
 import orjson
 
 from engine.replay.agreement import AgreementReplay
+from engine.replay.guarantee import DebtService
 from engine.replay.inputs import IdRecord, Key, input_agreement
 from engine.replay.rejected import Rejection
 from engine.replay.settlement import Book, Obligation
 from engine.replay.warrants import Observation, TrancheState
+from engine.rejection_codes import CODES, Code
 
-FORMAT = "backstop-snapshot/1"
+FORMAT = "backstop-snapshot/2"
 MAGIC = FORMAT.encode("ascii") + b"\n"
 DECOMPRESSED_BYTES_MAX = 16 << 30  # far above any real engine; a bound on what a reader inflates
 
@@ -112,9 +116,20 @@ def _agreement_state(replay: AgreementReplay) -> dict:
         "restated": sorted(replay.restated),
         "entitled": _decimal_text(replay.entitled),
         "issued": _decimal_text(replay.issued),
+        "top_up_entitled": _decimal_text(replay.top_up_entitled),
+        "top_up_issued": _decimal_text(replay.top_up_issued),
         "books": [[debtor, creditor, _book_state(book)] for (debtor, creditor), book in replay.books.items()],
         "totals": {kind: total if type(total) is int else _decimal_text(total) for kind, total in replay.totals.items()},
         "warrants": None if replay.warrants is None else _warrant_state(replay.warrants),
+        "guarantee": None if replay.guarantee is None else _guarantee_state(replay.guarantee),
+    }
+
+
+def _guarantee_state(guarantee) -> dict:
+    return {
+        "debt_service": [[entry_id, d.period, d.due.isoformat()] for entry_id, d in guarantee.debt_service.items()],
+        "called": [[entry_id, event_id] for entry_id, event_id in guarantee.called.items()],
+        "called_total": _decimal_text(guarantee.called_total),
     }
 
 
@@ -294,6 +309,8 @@ def _fill_agreement(replay: AgreementReplay, state: _Reader) -> None:
     replay.restated = {item.count(maximum=periods - 1) for item in state.items("restated")}
     replay.entitled = state.decimal("entitled")
     replay.issued = state.decimal("issued")
+    replay.top_up_entitled = state.decimal("top_up_entitled")
+    replay.top_up_issued = state.decimal("top_up_issued")
     books = {}
     for item in state.items("books"):
         debtor, creditor, book = item.tuple_of(3)
@@ -313,6 +330,23 @@ def _fill_agreement(replay: AgreementReplay, state: _Reader) -> None:
         raise state.error("has warrant state for an agreement without warrants, or none for one with them")
     if warrants is not None:
         _fill_warrants(replay.warrants, warrants)
+    guarantee = state.optional_mapping("guarantee")
+    if (guarantee is None) != (replay.guarantee is None):
+        raise state.error("has guarantee state for an agreement without a guarantee, or none for one with it")
+    if guarantee is not None:
+        _fill_guarantee(replay.guarantee, guarantee)
+
+
+def _fill_guarantee(guarantee, fields: _Reader) -> None:
+    for item in fields.items("debt_service"):
+        entry_id, period, due = item.tuple_of(3)
+        guarantee.debt_service[entry_id.text()] = DebtService(period.text(), due.date())
+    for item in fields.items("called"):
+        entry_id, event_id = item.text_pair()
+        if entry_id not in guarantee.debt_service:
+            raise item.error(f"names {entry_id!r} as called, which is no debt service the snapshot lists")
+        guarantee.called[entry_id] = event_id
+    guarantee.called_total = fields.decimal("called_total")
 
 
 def _key(fields: _Reader) -> Key:
@@ -480,4 +514,4 @@ class _Reader:
     def rejection(self) -> tuple:
         line, event_id, reason, code = self.tuple_of(4)
         return (line.count(), None if event_id.value is None else event_id.text(), reason.text(),
-                None if code.value is None else code.text())
+                Code(code._typed(str, "a rejection code of semantics §7", lambda value: value in CODES)))

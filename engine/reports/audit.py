@@ -7,10 +7,11 @@ documents it was made from.
   sold was at or above the threshold, or the period is not closed);
 - the lease-back issued cumulatively (I), the entitlement (E) and the cap in force, entry by
   entry;
-- per period, revenue, the revenue-share rate and the share issued, from the basis of the
-  latest revenue-share entry or adjustment of the period;
-- (v2) revenue top-ups, debt service, guarantee calls, discharges and reimbursements, as the
-  ledger lists them;
+- per period, revenue, the floor and the top-up (v2), the revenue-share rate and the share
+  issued, from the basis of the latest revenue-share or top-up entry of the period;
+- (v2) per period, the debt service and how it was settled (paid by the provider, discharged
+  by a guarantee call, still owed), and each call against the guarantee's cap with what its
+  reimbursement still owes;
 - warrant vesting, splits and exercises, dated;
 - the statement's aging as of the report's date, the totals per kind, the chain head.
 
@@ -23,17 +24,16 @@ import json
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any, Iterable, Mapping
 
 from engine.calendar import settlement_periods
 from engine.numbers import EXACT, ZERO
-from engine.reports.balances import rebuild_balances
+from engine.reports.balances import Balances, rebuild_balances
 from engine.reports.parties import roles
 from engine.reports.sources import by_agreement, entry_fields, match_documents
 from engine.reports.statement import AgreementStatement, agreement_statement
 
-#: The kinds semantics `backstop/v2` adds for the guarantee of the lender's debt service.
-GUARANTEE_KINDS = ("debt_service", "guarantee_call", "discharge", "reimbursement")
 #: The kinds that record warrants vesting, changing and being exercised (SPEC §5.6).
 WARRANT_KINDS = ("warrant_vested", "split_adjustment", "exercise_price", "share_delivery", "cash_in_lieu")
 #: Document fields shown in a version's heading rather than among its terms.
@@ -78,25 +78,58 @@ class CapPoint:
 
 @dataclass(frozen=True, slots=True)
 class RevenuePoint:
-    """One period's revenue and revenue share, as its latest revenue-share entry used them."""
+    """One period's revenue, floor (v2), top-up (v2) and revenue share, as the latest entries
+    of its revenue-share and top-up keys used them."""
 
     period: str
     revenue: Decimal
-    rate: Decimal
+    floor: Fraction | None  # (v2) the scheduled floor, exactly, when an entry of the period names it
+    floor_text: str | None  # as the ledger writes it: `45000000`, or `17000000/31 ≈ 548387.096774`
+    rate: Decimal | None  # None when the period has no revenue-share entry
     contract_year: int
     share: Decimal  # the period's revenue-share entry and adjustments, summed
+    top_up: Decimal  # (v2) the period's top-up entry and adjustments, summed
+    entry: str  # the latest entry whose basis gave the figures
+
+
+@dataclass(frozen=True, slots=True)
+class DebtServicePoint:
+    """(v2) One period's debt service and what became of it: paid by the provider, discharged
+    by a guarantee call (now owed by the guarantor), or still owed."""
+
+    period: str
+    due: date
+    amount: Decimal
+    paid: Decimal
+    discharged: Decimal
+    owed: Decimal
     entry: str
 
 
 @dataclass(frozen=True, slots=True)
+class CallPoint:
+    """(v2) One guarantee call: its amount, the cap in force, and what the provider still owes
+    the guarantor back on its reimbursement."""
+
+    date: date
+    entry: str
+    obligation: str
+    amount: Decimal
+    called: Decimal  # the calls so far, this one included
+    cap: Decimal | None
+    reimbursement: str
+    reimbursement_owed: Decimal
+
+
+@dataclass(frozen=True, slots=True)
 class Listed:
-    """An entry listed as it is: for top-ups, the guarantee's entries and warrant events."""
+    """A warrant entry listed as it is: vesting, a split's change, an exercise's parts."""
 
     date: date
     id: str
     kind: str
     period: str | None
-    subject: str | None  # the pool, tranche or called obligation it concerns
+    subject: str | None  # the tranche it concerns
     debtor: str
     creditor: str
     amount: Decimal
@@ -114,8 +147,8 @@ class AgreementReport:
     usage: tuple[UsagePoint, ...]  # by pool, then period
     lease_back: tuple[CapPoint, ...]
     revenue: tuple[RevenuePoint, ...]
-    top_ups: tuple[Listed, ...]  # (v2)
-    guarantee: tuple[Listed, ...]  # (v2)
+    debt_service: tuple[DebtServicePoint, ...]  # (v2)
+    calls: tuple[CallPoint, ...]  # (v2)
     warrants: tuple[Listed, ...]
     aging: AgreementStatement
     totals: Mapping[str, Decimal]  # kind → sum of amounts, as the summary's `totals`
@@ -142,7 +175,7 @@ def audit_report(entries: Iterable[Mapping[str, Any]], agreements: Iterable[Any]
     balances = rebuild_balances(fields)
     grouped = by_agreement(fields)
     return AuditReport(as_of, tuple(
-        _agreement_report(loaded[name], grouped.get(name, []), agreement_statement(balances, loaded[name], as_of))
+        _agreement_report(loaded[name], grouped.get(name, []), balances, agreement_statement(balances, loaded[name], as_of))
         for name in sorted(loaded)
     ))
 
@@ -173,7 +206,7 @@ def _flatten(path: str, value: Any, rows: list[tuple[str, str]]) -> None:
         rows.append((path, value if isinstance(value, str) else json.dumps(value)))
 
 
-def _agreement_report(agreement: Any, entries: list[Mapping[str, Any]], aging: AgreementStatement) -> AgreementReport:
+def _agreement_report(agreement: Any, entries: list[Mapping[str, Any]], balances: Balances, aging: AgreementStatement) -> AgreementReport:
     first = agreement.versions[0].document
     totals: dict[str, Decimal] = {}
     for entry in entries:
@@ -181,10 +214,9 @@ def _agreement_report(agreement: Any, entries: list[Mapping[str, Any]], aging: A
     periods = settlement_periods(first.term.start, first.term.end, first.settlement.period)
     return AgreementReport(
         id=agreement.id, title=first.title, currency=first.currency, places=first.settlement.rounding.places,
-        parties=roles(first), versions=tuple(version_terms(version) for version in agreement.versions),
+        parties=roles(agreement), versions=tuple(version_terms(version) for version in agreement.versions),
         usage=_usage(entries), lease_back=_lease_back(entries), revenue=_revenue(entries),
-        top_ups=_listed(entries, ("revenue_top_up",), of="revenue_top_up"),
-        guarantee=_listed(entries, GUARANTEE_KINDS), warrants=_listed(entries, WARRANT_KINDS),
+        debt_service=_debt_service(entries, balances), calls=_calls(entries, balances), warrants=_listed(entries, WARRANT_KINDS),
         aging=aging, totals=dict(sorted(totals.items())), head=entries[-1]["hash"] if entries else None,
         entries=len(entries), periods=tuple(period.id for period in periods),
     )
@@ -229,26 +261,69 @@ def _lease_back(entries: list[Mapping[str, Any]]) -> tuple[CapPoint, ...]:
 
 
 def _revenue(entries: list[Mapping[str, Any]]) -> tuple[RevenuePoint, ...]:
-    latest: dict[str, Mapping[str, Any]] = {}
-    shares: dict[str, Decimal] = {}
+    latest: dict[str, Mapping[str, Any]] = {}  # period → its latest revenue-share or top-up entry
+    rates: dict[str, Decimal] = {}
+    issued: dict[tuple[str, str], Decimal] = {}
     for entry in entries:
-        if _of(entry) == "revenue_share":
-            latest[entry["period"]] = entry
-            shares[entry["period"]] = EXACT.add(shares.get(entry["period"], ZERO), Decimal(entry["amount"]))
+        kind = _of(entry)
+        if kind in ("revenue_share", "revenue_top_up"):
+            period, inputs = entry["period"], entry["basis"]["inputs"]
+            latest[period] = entry
+            if kind == "revenue_share":
+                rates[period] = Decimal(inputs["rate"])
+            issued[(period, kind)] = EXACT.add(issued.get((period, kind), ZERO), Decimal(entry["amount"]))
     points = []
     for period in sorted(latest):
         inputs = latest[period]["basis"]["inputs"]
-        points.append(RevenuePoint(period, Decimal(inputs["revenue"]), Decimal(inputs["rate"]),
-                                   int(inputs["contract_year"]), shares[period], latest[period]["id"]))
+        points.append(RevenuePoint(
+            period=period, revenue=Decimal(inputs["revenue"]),
+            floor=_exact(inputs["floor"]) if "floor" in inputs else None, floor_text=inputs.get("floor"), rate=rates.get(period),
+            contract_year=int(inputs["contract_year"]), share=issued.get((period, "revenue_share"), ZERO),
+            top_up=issued.get((period, "revenue_top_up"), ZERO), entry=latest[period]["id"],
+        ))
     return tuple(points)
 
 
-def _listed(entries: list[Mapping[str, Any]], kinds: tuple[str, ...], *, of: str | None = None) -> tuple[Listed, ...]:
+def _exact(text: str) -> Fraction:
+    """A scheduled amount as `basis` writes it: a decimal, or `p/q ≈ approximation` when it has
+    no finite decimal form (the `p/q` is the value used)."""
+    return Fraction(text.split(" ≈ ", 1)[0])
+
+
+def _debt_service(entries: list[Mapping[str, Any]], balances: Balances) -> tuple[DebtServicePoint, ...]:
+    """Each debt service, and how much of it payments and discharges settled (their `applied`)."""
+    settled: dict[tuple[str, str], Decimal] = {}  # (obligation, "payment" or "discharge") → amount
+    for entry in entries:
+        if entry["kind"] in ("payment", "discharge"):
+            for item in entry["applied"]:
+                key = (item["entry"], entry["kind"])
+                settled[key] = EXACT.add(settled.get(key, ZERO), Decimal(item["amount"]))
+    return tuple(
+        DebtServicePoint(entry["period"], date.fromisoformat(entry["due"]), Decimal(entry["amount"]),
+                         EXACT.add(settled.get((entry["id"], "payment"), ZERO), Decimal(entry.get("credit_applied", "0"))),
+                         settled.get((entry["id"], "discharge"), ZERO), balances.outstanding.get(entry["id"], ZERO), entry["id"])
+        for entry in entries if entry["kind"] == "debt_service"
+    )
+
+
+def _calls(entries: list[Mapping[str, Any]], balances: Balances) -> tuple[CallPoint, ...]:
+    reimbursements = {entry["obligation"]: entry["id"] for entry in entries if entry["kind"] == "reimbursement"}
+    points, called = [], ZERO
+    for entry in entries:
+        if entry["kind"] == "guarantee_call":
+            amount, cap = Decimal(entry["amount"]), entry["basis"]["inputs"]["cap"]
+            called = EXACT.add(called, amount)
+            reimbursement = reimbursements[entry["obligation"]]
+            points.append(CallPoint(date.fromisoformat(entry["date"]), entry["id"], entry["obligation"], amount, called,
+                                    None if cap == "none" else Decimal(cap), reimbursement,
+                                    balances.outstanding.get(reimbursement, ZERO)))
+    return tuple(points)
+
+
+def _listed(entries: list[Mapping[str, Any]], kinds: tuple[str, ...]) -> tuple[Listed, ...]:
     found = []
     for entry in entries:
-        if entry["kind"] in kinds or (of is not None and entry["kind"] == "adjustment" and entry.get("of") == of):
-            subject = entry.get("pool") or entry.get("tranche") or entry.get("obligation")
-            found.append(Listed(date.fromisoformat(entry["date"]), entry["id"], entry["kind"], entry.get("period"), subject,
-                                entry["debtor"], entry["creditor"], Decimal(entry["amount"]), entry["unit"]))
+        if entry["kind"] in kinds:
+            found.append(Listed(date.fromisoformat(entry["date"]), entry["id"], entry["kind"], entry.get("period"),
+                                entry.get("tranche"), entry["debtor"], entry["creditor"], Decimal(entry["amount"]), entry["unit"]))
     return tuple(found)
-

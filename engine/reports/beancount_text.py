@@ -95,7 +95,7 @@ def beancount_books(entries: Iterable[Mapping[str, Any]], agreements: Iterable[A
     for agreement_id in sorted(loaded):
         agreement, mine = loaded[agreement_id], grouped.get(agreement_id, [])
         first = agreement.versions[0].document
-        books = _AgreementBooks(agreement_id, first, names)
+        books = _AgreementBooks(agreement, names)
         for entry in mine:
             transactions.append(books.transaction(entry))
         opened = min([first.term.start, *(date.fromisoformat(entry["date"]) for entry in mine)])
@@ -189,15 +189,14 @@ class _Names:
 class _AgreementBooks:
     """The accounts and transactions of one agreement."""
 
-    def __init__(self, agreement_id: str, document: Any, names: _Names) -> None:
-        self.agreement_id = agreement_id
+    def __init__(self, agreement: Any, names: _Names) -> None:
+        document = agreement.versions[0].document
+        self.agreement_id = agreement_id = agreement.id
         self.currency = document.currency
-        self.places = document.settlement.rounding.places
-        self.party = {name: names.party(name) for name in roles(document).values()}
+        self.party = {name: names.party(name) for name in roles(agreement).values()}
         self.part = names.agreement(agreement_id)
-        self.provider, self.guarantor = document.parties.provider, document.parties.guarantor
         self.share_unit = names.shares(document.parties.provider)
-        self.directions = directions(document)
+        self.directions = directions(agreement)
         self.accounts: dict[str, str] = {}  # account → unit, in the order they are first used
         self.meta: dict[str, tuple[tuple[str, str], ...]] = {}  # account → what it holds, by name
         self.shares_used = False

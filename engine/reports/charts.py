@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from datetime import date
 from typing import Any, Iterator, Sequence
 
-from engine.reports.audit import CapPoint, Listed, RevenuePoint, UsagePoint
+from engine.reports.audit import CallPoint, CapPoint, DebtServicePoint, Listed, RevenuePoint, UsagePoint
 from engine.reports.errors import ReportError
 
 INSTALL_HINT = "pip install 'backstop[reports]'"
@@ -120,32 +120,79 @@ def lease_back_chart(name: str, points: Sequence[CapPoint], currency: str) -> st
 
 
 def revenue_chart(name: str, points: Sequence[RevenuePoint], currency: str) -> str:
-    """Revenue and the revenue share per period, with the rate (its step-downs) on a second axis.
-
-    (v2) The revenue floor and the top-ups per period are still to be drawn here once the
-    documents and entries of semantics backstop/v2 are in; the report lists the top-ups.
-    """
+    """Revenue, the revenue share and (v2) the top-up per period, the floor marked on each
+    period that has one, and the rate (its step-downs) on a second axis."""
     with _figure(name, 3.6) as (figure, axes):
         axis = axes[0]
-        x = range(len(points))
-        axis.bar([i - 0.2 for i in x], [float(point.revenue) for point in points], width=0.4, color=GREY, label="revenue")
-        axis.bar([i + 0.2 for i in x], [float(point.share) for point in points], width=0.4, color=GREEN, label="revenue share issued")
-        axis.set_xticks(list(x), [point.period for point in points], rotation=90, fontsize=7)
+        x = list(range(len(points)))
+        series = [("revenue", GREY, [point.revenue for point in points]),
+                  ("revenue share issued", GREEN, [point.share for point in points])]
+        if any(point.top_up for point in points):
+            series.append(("top-up issued", VERMILION, [point.top_up for point in points]))
+        width = 0.8 / len(series)
+        for index, (label, colour, values) in enumerate(series):
+            offset = (index - (len(series) - 1) / 2) * width
+            axis.bar([i + offset for i in x], [float(value) for value in values], width=width, color=colour, label=label)
+        floors = [(i, point.floor) for i, point in zip(x, points) if point.floor is not None]
+        if floors:
+            axis.scatter([i for i, _ in floors], [float(floor) for _, floor in floors], marker="_", s=300, linewidths=2,
+                         color=BLUE, label="floor", zorder=3)
+        axis.set_xticks(x, [point.period for point in points], rotation=90, fontsize=7)
         axis.set_ylabel(currency)
         _thousands(axis.yaxis)
-        rate_axis = axis.twinx()
-        rate_axis.step(list(x), [float(point.rate) * 100 for point in points], where="mid", color=ORANGE, linewidth=2,
-                       label="rate (%)")
-        rate_axis.set_ylim(bottom=0)
-        rate_axis.set_ylabel("rate (%)")
-        rate_axis.grid(False)
+        handles = axis.get_legend_handles_labels()[0]
+        if any(point.rate is not None for point in points):
+            rate_axis = axis.twinx()
+            rates = [float(point.rate) * 100 if point.rate is not None else float("nan") for point in points]
+            rate_axis.step(x, rates, where="mid", color=ORANGE, linewidth=2, label="rate (%)")
+            rate_axis.set_ylim(bottom=0)
+            rate_axis.set_ylabel("rate (%)")
+            rate_axis.grid(False)
+            handles += rate_axis.get_legend_handles_labels()[0]
         for index, (before, point) in enumerate(zip(points, points[1:]), start=1):
             if point.contract_year != before.contract_year:
                 axis.axvline(index - 0.5, color=ORANGE, linestyle=":", linewidth=1)
                 axis.annotate(f"year {point.contract_year}", (index - 0.45, 1), xycoords=("data", "axes fraction"),
                               va="top", fontsize=7, color=ORANGE)
-        handles = axis.get_legend_handles_labels()[0] + rate_axis.get_legend_handles_labels()[0]
-        figure.legend(handles=handles, loc="outside upper right", fontsize=8, ncols=3)
+        figure.legend(handles=handles, loc="outside upper right", fontsize=8, ncols=len(handles))
+        return _svg(figure, name)
+
+
+def guarantee_chart(name: str, debts: Sequence[DebtServicePoint], calls: Sequence[CallPoint], currency: str) -> str:
+    """(v2) Per period, the debt service as the provider paid it, as guarantee calls discharged
+    it, and what is still owed; below, the calls so far against the guarantee's cap."""
+    rows = 2 if calls else 1
+    with _figure(name, 1.2 + 2.4 * rows, rows=rows) as (figure, axes):
+        axis = axes[0]
+        x = list(range(len(debts)))
+        bottom = [0.0] * len(debts)
+        for label, colour, values in (("paid by the provider", GREEN, [debt.paid for debt in debts]),
+                                      ("discharged by a call", ORANGE, [debt.discharged for debt in debts]),
+                                      ("still owed", VERMILION, [debt.owed for debt in debts])):
+            heights = [float(value) for value in values]
+            axis.bar(x, heights, bottom=bottom, width=0.7, color=colour, label=label)
+            bottom = [low + height for low, height in zip(bottom, heights)]
+        axis.set_xticks(x, [debt.period for debt in debts], rotation=90, fontsize=7)
+        axis.set_ylabel(currency)
+        axis.set_title("debt service per period", loc="left", fontsize=9)
+        _thousands(axis.yaxis)
+        handles = axis.get_legend_handles_labels()[0]
+        if calls:
+            lower = axes[1]
+            days = [call.date for call in calls]
+            lower.step(days, [float(call.called) for call in calls], where="post", color=BLUE, linewidth=2,
+                       marker="o", label="guarantee calls so far")
+            capped = [(call.date, float(call.cap)) for call in calls if call.cap is not None]
+            if capped:
+                lower.step([day for day, _ in capped], [cap for _, cap in capped], where="post", color=VERMILION,
+                           linewidth=1.5, label="guarantee cap in force")
+            lower.set_ylim(bottom=0)
+            lower.set_ylabel(currency)
+            lower.set_title("calls against the cap", loc="left", fontsize=9)
+            _thousands(lower.yaxis)
+            _dates(lower.xaxis)
+            handles += lower.get_legend_handles_labels()[0]
+        figure.legend(handles=handles, loc="outside upper right", fontsize=8, ncols=min(len(handles), 5))
         return _svg(figure, name)
 
 

@@ -39,7 +39,6 @@ td.changed { background: #fff4d6; } tr.total td { font-weight: 600; border-top: 
 code, .hash { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12px; word-break: break-all; }
 figure { margin: 8px 0 16px; } figure svg { max-width: 100%; height: auto; }
 figcaption { color: #5a6573; font-size: 12px; }
-.todo { border-left: 4px solid #E69F00; padding: 4px 10px; background: #fff9ec; }
 """
 
 
@@ -77,7 +76,7 @@ def _agreement_html(agreement: AgreementReport, report: AuditReport, ledger_name
         _usage_html(agreement, anchor),
         _lease_back_html(agreement, anchor),
         _revenue_html(agreement, anchor),
-        _guarantee_html(agreement),
+        _guarantee_html(agreement, anchor),
         _warrants_html(agreement, anchor),
         _aging_html(agreement, report),
         _totals_html(agreement),
@@ -148,36 +147,46 @@ def _lease_back_html(agreement: AgreementReport, anchor: str) -> str:
 
 
 def _revenue_html(agreement: AgreementReport, anchor: str) -> str:
-    heading = "<h3>Revenue and revenue share per period</h3>"
-    parts = [heading]
-    if agreement.revenue:
-        chart = charts.revenue_chart(f"{anchor}-revenue", agreement.revenue, agreement.currency)
-        parts.append(_figure(chart, "Revenue and the revenue share issued per period; the rate, on the right, steps down "
-                                    "by contract year."))
-        rows = [(point.period, str(point.contract_year), f"{point.rate}", _number(point.revenue),
-                 _money(point.share, agreement), point.entry) for point in agreement.revenue]
-        parts.append(_table("revenue", ("period", "contract year", "rate", "revenue", "revenue share issued", "figures from entry"),
-                            rows, amounts={2, 3, 4}))
-    else:
-        parts.append('<p class="note">No revenue-share entry in the ledger.</p>')
-    if agreement.top_ups:
-        # (v2) To finish once semantics backstop/v2 lands: the floor per period and the top-ups
-        # drawn in the revenue chart, the floor read from the documents' revenue_floor.
-        parts.append('<p class="todo">Revenue top-ups (v2), as the ledger lists them; the floor per period is not yet charted.</p>')
-        parts.append(_listed_table("top-ups", agreement.top_ups, agreement))
-    return "".join(parts)
+    floors = any(point.floor is not None or point.top_up for point in agreement.revenue)
+    heading = f"<h3>Revenue{', floor, top-ups' if floors else ''} and revenue share per period</h3>"
+    if not agreement.revenue:
+        return heading + '<p class="note">No revenue-share or top-up entry in the ledger.</p>'
+    chart = charts.revenue_chart(f"{anchor}-revenue", agreement.revenue, agreement.currency)
+    caption = ("Revenue and the revenue share issued per period" + (", the top-up the guarantor paid up to the floor "
+               "(marked)" if floors else "") + "; the rate, on the right, steps down by version and contract year.")
+    rows = []
+    for point in agreement.revenue:
+        row = [point.period, str(point.contract_year), _number(point.revenue)]
+        if floors:
+            row += [_scheduled(point.floor_text), _money(point.top_up, agreement)]
+        row += ["—" if point.rate is None else f"{point.rate}", _money(point.share, agreement), point.entry]
+        rows.append(row)
+    header = ["period", "contract year", "revenue", *(["floor", "top-up issued"] if floors else []), "rate",
+              "revenue share issued", "figures from entry"]
+    amounts = {2, 3, 4, 5, 6} if floors else {2, 3, 4}
+    return heading + _figure(chart, caption) + _table("revenue", header, rows, amounts=amounts)
 
 
-def _guarantee_html(agreement: AgreementReport) -> str:
+def _guarantee_html(agreement: AgreementReport, anchor: str) -> str:
     heading = "<h3>Debt service, guarantee calls and reimbursements</h3>"
-    if "lender" not in agreement.parties and not agreement.guarantee:
-        return heading + '<p class="note">This agreement has no lender and no guarantee.</p>'
-    if not agreement.guarantee:
-        return heading + '<p class="note">No debt-service, call, discharge or reimbursement entry in the ledger.</p>'
-    # (v2) To finish once semantics backstop/v2 lands: a chart of debt service, calls and
-    # reimbursements per period, with what each still owes.
-    return (heading + '<p class="todo">Entries of the guarantee (v2), as the ledger lists them; a chart is still to come.</p>'
-            + _listed_table("guarantee", agreement.guarantee, agreement))
+    if not agreement.debt_service:
+        lender = "lender" in agreement.parties
+        return heading + f'<p class="note">{"No debt-service entry in the ledger." if lender else "This agreement has no lender."}</p>'
+    chart = charts.guarantee_chart(f"{anchor}-guarantee", agreement.debt_service, agreement.calls, agreement.currency)
+    debts = [(debt.period, debt.due.isoformat(), _money(debt.amount, agreement), _money(debt.paid, agreement),
+              _money(debt.discharged, agreement), _money(debt.owed, agreement), debt.entry) for debt in agreement.debt_service]
+    parts = [heading, _figure(chart, "Each period's debt service to the lender: what the provider paid, what guarantee "
+                                     "calls discharged (the guarantor then owes it to the lender, and the provider owes it "
+                                     "back to the guarantor), and what is still owed; the calls so far against the cap."),
+             _table("debt-service", ("period", "due", "debt service", "paid by the provider", "discharged by a call",
+                                     "still owed", "entry"), debts, amounts={2, 3, 4, 5})]
+    if agreement.calls:
+        calls = [(call.date.isoformat(), call.entry, call.obligation, _money(call.amount, agreement),
+                  _money(call.called, agreement), "none" if call.cap is None else _money(call.cap, agreement),
+                  _money(call.reimbursement_owed, agreement)) for call in agreement.calls]
+        parts.append(_table("calls", ("date", "call", "debt service called", "amount", "calls so far", "cap in force",
+                                      "reimbursement still owed"), calls, amounts={3, 4, 5, 6}))
+    return "".join(parts)
 
 
 def _warrants_html(agreement: AgreementReport, anchor: str) -> str:
@@ -263,6 +272,13 @@ def _number(value: Decimal) -> str:
     """An input (GPU-hours, revenue) exactly, with the fraction digits it has and thousands
     grouped: inputs may carry more digits than the agreement's places."""
     return grouped(value, max(0, -value.as_tuple().exponent))
+
+
+def _scheduled(text: str | None) -> str:
+    """A scheduled amount as the ledger writes it, thousands grouped when it is a decimal."""
+    if text is None:
+        return "—"
+    return text if "/" in text else _number(Decimal(text))
 
 
 def _percent(part: Decimal, whole: Decimal) -> str:

@@ -16,11 +16,12 @@ from decimal import Decimal
 from typing import Any, Iterable, Mapping
 
 from engine.numbers import EXACT, ZERO
+from engine.replay.agreement import late_interest_terms
 from engine.replay.rules import late_interest
 from engine.replay.terms import AgreementTerms
 from engine.reports.balances import Balances, Obligation, rebuild_balances
 from engine.reports.errors import ReportError
-from engine.reports.parties import Direction, directions, v2_clause
+from engine.reports.parties import Direction, directions, terms_of
 from engine.reports.sources import entry_fields, match_documents
 
 #: Aging buckets by days past due, as (name, the most days it holds); the last has no bound.
@@ -99,10 +100,10 @@ def statement(
 
 def agreement_statement(balances: Balances, loaded: Any, as_of: date) -> AgreementStatement:
     """One agreement's part of a statement, from the balances of the whole ledger."""
-    terms = AgreementTerms(loaded.id, tuple(loaded.versions))
+    terms = terms_of(loaded)
     first = terms.first
     parts = []
-    for direction in directions(first):
+    for direction in directions(loaded):
         lines = tuple(
             _line(obligation, balances.outstanding[obligation.id], terms, as_of)
             for obligation in balances.open_obligations(loaded.id, direction.debtor, direction.creditor)
@@ -124,12 +125,7 @@ def accrued_interest(obligation: Obligation, outstanding: Decimal, terms: Agreem
     days = (as_of - obligation.due).days
     if days <= 0 or obligation.kind == "late_interest":
         return ZERO
-    document = terms.version_for_date(as_of).document
-    if obligation.kind == "reimbursement":
-        guarantee = v2_clause(document, "guarantee")
-        late = guarantee.reimbursement.late_interest if guarantee is not None else None
-    else:
-        late = document.settlement.late_interest
+    late, _ = late_interest_terms(terms.version_for_date(as_of).document, obligation.kind)
     if late is None:
         return ZERO
     return late_interest(outstanding, late.annual_rate, days, late.day_count, terms.places, terms.mode)

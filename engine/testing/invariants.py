@@ -20,12 +20,12 @@ import os
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any, Iterable, Mapping, Sequence
 
 from engine.ledger import IssuedEntry
 from engine.replay import Engine, LineOutcome
 from engine.reports.balances import OBLIGATION_KINDS, SHARE_KINDS
-from engine.reports.parties import LENDER_ROLE_PAIRS, ROLE_PAIRS
 
 GENESIS = "0" * 64
 #: Which role owes which for each kind (an adjustment: the kind it adjusts): how the checks
@@ -210,8 +210,12 @@ def check_line_accounting(summary: Mapping, non_blank_lines: int | Iterable[str 
         _require(bool(rejection.get("reason")), "line accounting", f"line {rejection['line']} is rejected without a reason")
 
 
-def check_cap_respected(entries: Any, cap: Decimal | str | int | None) -> None:
+def check_cap_respected(entries: Any, cap: Decimal | str | int | None, *, of: str = "lease_back") -> None:
     """The guarantor never pays more lease-back than the cap (SPEC §5.3), with a constant cap.
+
+    `of="revenue_top_up"` checks the revenue floor's top-ups against their own cap (v2)
+    instead: the entries of the other kind never count, so that passing both checks shows
+    that the two caps never share a cent.
 
     Per agreement, in ledger order: I, the lease-back issued so far (every `lease_back`
     entry and lease-back adjustment), never exceeds the cap; and after every such entry I
@@ -224,7 +228,7 @@ def check_cap_respected(entries: Any, cap: Decimal | str | int | None) -> None:
     issued: dict[str, Decimal] = {}
     entitled: dict[str, Decimal] = {}
     for entry in _entry_fields(entries):
-        if not _is_lease_back(entry):
+        if not (entry["kind"] == of or (entry["kind"] == "adjustment" and entry.get("of") == of)):
             continue
         agreement = entry["agreement"]
         amount = Decimal(entry["amount"])
@@ -243,6 +247,79 @@ def check_cap_respected(entries: Any, cap: Decimal | str | int | None) -> None:
             f"after {_where(entry)} (amount {entry['amount']}, change {change}) the lease-back issued is {total}; "
             f"min(cap {limit if limit is not None else 'none'}, entitlement {entitlement}) is {expected}",
         )
+
+
+def check_guarantee_calls(entries: Any, documents: Any) -> None:
+    """(v2) Guarantee calls follow SPEC §5.7, from the ledger and the documents alone.
+
+    Every `guarantee_call` names a `debt_service` entry of its agreement, never one called
+    before, and is followed at once by its `discharge` (−c, provider → lender) and its
+    `reimbursement` (c, provider → guarantor) on the same obligation and date. Its amount c
+    is never more than round(covers × what the debt service still owed), nor than what the
+    guarantee's cap left; `uncapped` records that round(…) where the cap cut it. A discharge
+    never takes more than its obligation owed, and every reimbursement matches a call.
+    """
+    from engine.reports import BalanceFold, LedgerInconsistent
+
+    loaded = {agreement.id: agreement for agreement in loaded_agreements(documents)}
+    fields = _entry_fields(entries)
+    fold = BalanceFold()  # the balances just before each entry, as the rebuild of SPEC §5.5 has them
+    called: set[str] = set()
+    calls: dict[str, Decimal] = {}
+    for position, entry in enumerate(fields):
+        _check_call(entry, position, fields, fold, loaded, called, calls)
+        try:
+            fold.add(entry)
+        except LedgerInconsistent as error:
+            raise AssertionError(f"guarantee: {error}") from None
+
+
+def _check_call(entry: dict, position: int, fields: list[dict], fold, loaded: dict, called: set[str],
+                calls: dict[str, Decimal]) -> None:
+    """One entry of `check_guarantee_calls`, on the balances just before it."""
+    kind, amount = entry["kind"], Decimal(entry["amount"]) if entry["kind"] not in SHARE_KINDS else None
+    if kind == "reimbursement":
+        before = fields[position - 2] if position >= 2 else {}
+        _require(before.get("kind") == "guarantee_call" and before.get("obligation") == entry["obligation"]
+                 and Decimal(before["amount"]) == amount, "guarantee",
+                 f"{_where(entry)} reimburses {amount} with no call of that amount on {entry['obligation']} just before")
+    if kind != "guarantee_call":
+        return
+    target = entry["obligation"]
+    guarantee = loaded[entry["agreement"]].versions[entry["version"] - 1].document.guarantee
+    _require(target.startswith(f"{entry['agreement']}/") and target.endswith("/debt_service"), "guarantee",
+             f"{_where(entry)} calls {target!r}, which is not a debt-service entry of its agreement")
+    _require(target not in called, "guarantee", f"{_where(entry)} calls {target} a second time")
+    called.add(target)
+    outstanding = fold.outstanding.get(target, Decimal(0))
+    agreement = loaded[entry["agreement"]]
+    covered = _rounded(Fraction(outstanding) * Fraction(guarantee.covers), _places(agreement), _mode(agreement))
+    _require(0 < amount <= covered, "guarantee",
+             f"{_where(entry)} calls {amount}; covers {guarantee.covers} × the {outstanding} still owed is {covered}")
+    so_far = calls.get(entry["agreement"], Decimal(0))
+    if guarantee.cap is not None:
+        _require(so_far + amount <= guarantee.cap, "guarantee",
+                 f"{_where(entry)} brings the calls to {so_far + amount}, above the guarantee's cap {guarantee.cap}")
+    _require(("uncapped" in entry) == (amount != covered), "guarantee",
+             f"{_where(entry)}: uncapped {entry.get('uncapped')} but the covered amount is {covered}")
+    calls[entry["agreement"]] = so_far + amount
+    discharge, reimbursement = (fields[position + 1: position + 3] + [{}, {}])[:2]
+    _require(discharge.get("kind") == "discharge" and Decimal(discharge["amount"]) == -amount
+             and discharge.get("obligation") == target and discharge.get("date") == entry["date"], "guarantee",
+             f"{_where(entry)} is not followed by its discharge of {-amount} on {target}")
+    _require(-Decimal(discharge["amount"]) <= outstanding, "guarantee",
+             f"{_where(discharge)} discharges {-Decimal(discharge['amount'])}; {target} owed only {outstanding}")
+    _require(reimbursement.get("kind") == "reimbursement" and reimbursement.get("date") == entry["date"]
+             and (reimbursement["debtor"], reimbursement["creditor"]) == (discharge["debtor"], entry["debtor"]),
+             "guarantee", f"{_where(entry)} is not followed by the provider's reimbursement of the guarantor")
+
+
+def _places(agreement) -> int:
+    return agreement.versions[0].document.settlement.rounding.places
+
+
+def _mode(agreement) -> str:
+    return agreement.versions[0].document.settlement.rounding.mode
 
 
 def check_step_downs_only(entries: Any, *, documents: Any = None) -> None:
@@ -287,16 +364,18 @@ def check_outstanding_rebuilt(entries: Any, summary: Mapping) -> None:
     """What is owed can be rebuilt from the ledger alone (SPEC §5.5).
 
     The rebuild is `engine.reports.rebuild_balances`: every obligation (a positive entry of
-    an obligation kind) starts at its amount less its `credit_applied`; every payment and
-    every credit (a negative adjustment, or a v2 discharge) lowers the obligations its
-    `applied` list names. Each application names an earlier open obligation of the same
+    an obligation kind, v2's revenue top-ups, debt service, calls and reimbursements included)
+    starts at its amount less its `credit_applied`; every payment and every credit (a negative
+    adjustment) lowers the obligations its `applied` list names, and a discharge (v2) lowers
+    its own obligation alone. Each application names an earlier open obligation of the same
     debtor and creditor and never takes more than it still owes; a payment's applications
     plus `unapplied` equal its amount, a credit's equal its size. On top of the rebuild this
-    checks SPEC's order: the payment's `applies_to` (a discharge's `obligation`) first when
-    it is open in that direction, then by (due date, seq); credit is unapplied only when
-    nothing is owed in its direction, and a new obligation takes all the unapplied credit it
-    can at once. Per direction, the obligations' balances must sum to the summary's
-    `outstanding`, and the unapplied credit to its `unapplied_credit`.
+    checks SPEC's order: the payment's `applies_to` first when it is open in that direction,
+    then by (due date, seq); credit is unapplied only when nothing is owed in its direction,
+    and a new obligation takes all the unapplied credit it can at once. Per direction, the
+    obligations' balances must sum to the summary's `outstanding`, and the unapplied credit
+    to its `unapplied_credit`, for each of the agreement's directions (two, or six with a
+    lender).
     """
     from engine.reports import BalanceFold, LedgerInconsistent
 
@@ -322,15 +401,19 @@ def check_outstanding_rebuilt(entries: Any, summary: Mapping) -> None:
         summary_owed = {name: Decimal(value) for name, value in facts["outstanding"].items()}
         summary_credit = {name: Decimal(value) for name, value in facts["unapplied_credit"].items()}
         named = _direction_names(roles.get(agreement, {}))
-        if named is None or any(pair not in named for pair in (*totals_by_pair, *credits_by_pair)):
-            # No entry says who plays which role: compare the directions as a multiset of values.
+        rebuilt = {name: Decimal(0) for name in summary_owed}
+        rebuilt_credit = {name: Decimal(0) for name in summary_credit}
+        if named is None or not set(totals_by_pair) | set(credits_by_pair) <= set(named):
+            # No entry says who plays the role of some party that money moved between: compare
+            # the directions as a multiset of values.
             _require(sorted(summary_owed.values()) == _padded(totals_by_pair, len(summary_owed)), "outstanding rebuilt",
                      f"{agreement!r}: summary outstanding {facts['outstanding']}; rebuilt from the ledger {totals_by_pair}")
             _require(sorted(summary_credit.values()) == _padded(credits_by_pair, len(summary_credit)), "outstanding rebuilt",
                      f"{agreement!r}: summary unapplied credit {facts['unapplied_credit']}; rebuilt {credits_by_pair}")
             continue
-        rebuilt = {name: Decimal(0) for name in summary_owed}
-        rebuilt_credit = {name: Decimal(0) for name in summary_credit}
+        unknown = {named[pair] for pair in set(totals_by_pair) | set(credits_by_pair)} - set(rebuilt)
+        _require(not unknown, "outstanding rebuilt",
+                 f"{agreement!r}: the ledger has money owed in directions {sorted(unknown)}, which the summary does not list")
         for pair, value in totals_by_pair.items():
             rebuilt[named[pair]] += value
         for pair, value in credits_by_pair.items():
@@ -449,9 +532,12 @@ def _check_lease_back_basis(entry: dict, agreement, document, fraction) -> None:
 
 
 def _check_late_interest(entry: dict, agreement, document, fraction) -> None:
-    late = document.settlement.late_interest
-    _require(late is not None, "terms applied", f"{_where(entry)}: version {entry['version']} has no late interest")
     inputs = entry["basis"]["inputs"]
+    late = document.settlement.late_interest
+    if inputs["obligation"].endswith("/reimbursement") and "/call/" in inputs["obligation"]:
+        # (v2) A reimbursement bears late interest on the guarantee's own terms (SPEC §5.5).
+        late = document.guarantee.reimbursement.late_interest if document.guarantee is not None else None
+    _require(late is not None, "terms applied", f"{_where(entry)}: version {entry['version']} has no late interest")
     days = (date.fromisoformat(inputs["paid"]) - date.fromisoformat(inputs["due"])).days
     _require(days > 0 and int(inputs["days"]) == days, "terms applied",
              f"{_where(entry)}: {inputs['days']} days late from {inputs['due']} to {inputs['paid']}; that is {days}")
@@ -796,6 +882,11 @@ def _check_spec_order(entry: dict, fold) -> None:
     when nothing is open; a new obligation takes the unapplied credit at once."""
     key = (entry["agreement"], entry["debtor"], entry["creditor"])
     amount = Decimal(entry["amount"])
+    if entry["kind"] == "discharge":
+        applied = [(item["entry"], Decimal(item["amount"])) for item in entry.get("applied", [])]
+        _require(applied == [(entry.get("obligation"), -amount)] and Decimal(entry.get("unapplied", "0")) == 0,
+                 "outstanding rebuilt", f"{_where(entry)} of {amount} applies {applied}; a discharge settles "
+                 f"its own obligation {entry.get('obligation')!r} alone, by its whole size")
     if entry["kind"] == "payment" or (entry["kind"] in ("adjustment", "discharge") and amount < 0):
         first = entry.get("applies_to") if entry["kind"] == "payment" else entry.get("obligation")
         open_ids = fold.open_in(*key)
@@ -829,10 +920,14 @@ def _learn_roles(roles: dict[str, str], entry: dict) -> None:
 
 
 def _direction_names(roles: dict[str, str]) -> dict[tuple[str, str], str] | None:
-    if "guarantor" not in roles or "provider" not in roles:
+    """(debtor, creditor) → the summary's name of that direction, for every pair of parties
+    whose roles the ledger revealed; None while it revealed none."""
+    if not roles:
         return None
-    pairs = ROLE_PAIRS + (LENDER_ROLE_PAIRS if "lender" in roles else ())
-    return {(roles[debtor], roles[creditor]): f"{debtor}_to_{creditor}" for debtor, creditor in pairs}
+    return {
+        (roles[debtor], roles[creditor]): f"{debtor}_to_{creditor}"
+        for debtor in roles for creditor in roles if debtor != creditor
+    }
 
 
 def _padded(values: dict, count: int) -> list[Decimal]:

@@ -27,14 +27,14 @@ def test_replay_writes_ledger_summary_and_exits_zero(spec9, tmp_path, capsys):
     assert code == 0
     assert (tmp_path / "l").read_bytes() == (SPEC9 / "ledger.jsonl").read_bytes()
     summary = json.loads((tmp_path / "s").read_text())
-    assert summary["semantics"] == "backstop/v1"
+    assert summary["semantics"] == "backstop/v2"
     assert summary["engine"]["name"] == "backstop"
     out = capsys.readouterr().out
     assert "6 lines: 6 applied, 0 duplicates, 0 rejected" in out
     assert "late_interest" in out and "40.77" in out
 
 
-def test_rejected_lines_are_written_byte_for_byte_and_exit_one(spec9, tmp_path):
+def test_rejected_lines_are_written_byte_for_byte_and_exit_one(spec9, tmp_path, capsys):
     contracts, events = spec9
     bad = [b'{"id":"x","type":"revenue","agreement":"spec9","period":"2026-01","amount":1.5,"currency":"USD"}',
            b"\xff\xfe not utf-8", b'{"id": "y" ,  "type":"close","agreement":"spec9","period":"2031-01"}']
@@ -45,7 +45,11 @@ def test_rejected_lines_are_written_byte_for_byte_and_exit_one(spec9, tmp_path):
     assert (tmp_path / "r").read_bytes() == b"".join(line + b"\n" for line in bad)
     summary = json.loads((tmp_path / "s").read_text())
     assert [r["line"] for r in summary["rejected"]] == [8, 9, 10]  # line 7 is blank and still counted
+    assert [r["code"] for r in summary["rejected"]] == ["number", "malformed", "interval"]
     assert "give decimal amounts as strings" in summary["rejected"][0]["reason"]
+    printed = capsys.readouterr().out
+    assert "  line 8 (x) [number]: revenue.amount: give decimal amounts as strings" in printed
+    assert "  line 9 [malformed]: invalid UTF-8 at byte 1 of the line" in printed
     assert summary["lines"] == 9 and summary["applied"] == 6
     assert (tmp_path / "l").read_bytes() == (SPEC9 / "ledger.jsonl").read_bytes()
 
@@ -169,3 +173,9 @@ def test_events_from_standard_input(spec9, tmp_path):
                             input=events.read_bytes(), capture_output=True, cwd=ROOT)
     assert result.returncode == 0
     assert (tmp_path / "l").read_bytes() == (SPEC9 / "ledger.jsonl").read_bytes()
+
+
+def test_the_version_names_the_semantics(capsys):
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    assert "semantics backstop/v2" in capsys.readouterr().out

@@ -170,6 +170,8 @@ def test_rejected_lines_are_identical_in_order_and_bytes(tmp_path):
     one = assert_identical(CONTRACTS, rejected_log(tmp_path), tmp_path)
     assert one["status"] == 1
     reasons = [rejection["reason"] for rejection in json.loads(one["summary.json"])["rejected"]]
+    codes = {rejection["code"] for rejection in json.loads(one["summary.json"])["rejected"]}
+    assert codes == {"malformed", "repeated_key", "field", "unknown_agreement", "interval", "conflict", "locked"}
     assert any("unknown agreement" in reason for reason in reasons)
     assert any("with different content" in reason for reason in reasons)
     assert any("is locked" in reason for reason in reasons)

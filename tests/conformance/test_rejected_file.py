@@ -23,4 +23,5 @@ def test_an_over_long_rejected_line_is_written_whole_and_in_order(tmp_path):
     assert rejected.read_bytes() == before + b"\n" + big + b"\n" + after + b"\n"
     report = json.loads(summary.read_text())
     assert [r["line"] for r in report["rejected"]] == [1, 2, 4]
+    assert [r["code"] for r in report["rejected"]] == ["field", "too_long", "field"]
     assert report["lines"] == 3

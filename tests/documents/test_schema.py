@@ -61,6 +61,12 @@ def test_documents_validate_against_the_schema(validator, path):
         "unknown_condition.yaml",
         "empty_all.yaml",
         "quoted_integer.yaml",
+        "v2_clause_in_v1.yaml",
+        "v2_field_in_v1.yaml",
+        "guarantee_without_lender.yaml",
+        "above_floor_not_boolean.yaml",
+        "covers_above_one.yaml",
+        "debt_service_empty.yaml",
     ],
 )
 def test_schema_rejects_bad_documents(validator, name):
@@ -81,6 +87,12 @@ OBJECTS = {
     ("revenue_share", "steps", "items"): model.Step,
     ("warrants",): model.Warrants,
     ("warrants", "tranches", "items"): model.Tranche,
+    ("revenue_floor",): model.RevenueFloor,
+    ("revenue_floor", "steps", "items"): model.AmountStep,
+    ("guarantee",): model.Guarantee,
+    ("guarantee", "debt_service", "items"): model.AmountStep,
+    ("guarantee", "reimbursement"): model.Reimbursement,
+    ("guarantee", "reimbursement", "late_interest"): model.LateInterest,
 }
 CONDITIONS = [model.OnOrAfter, model.LeaseBackTotalAtLeast, model.VwapAtLeast, model.AllOf, model.AnyOf]
 

@@ -99,3 +99,10 @@ EXERCISE = {
     "date": "2026-01-07",
     "fair_market_value": "55.50",
 }
+GUARANTEE_CALL = {
+    "id": "g-1",
+    "type": "guarantee_call",
+    "agreement": "acme",
+    "date": "2026-04-02",
+    "obligation": "acme/2026-01/debt_service",
+}

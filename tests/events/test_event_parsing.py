@@ -12,6 +12,7 @@ from engine.events.model import (
     Close,
     Correction,
     Exercise,
+    GuaranteeCall,
     JsonNumber,
     Payment,
     Revenue,
@@ -25,6 +26,7 @@ from event_text import (
     CLOSE,
     DROP,
     EXERCISE,
+    GUARANTEE_CALL,
     PAYMENT,
     REVENUE,
     SHARE_PRICE,
@@ -88,6 +90,11 @@ GOOD = [
         "cash exercise",
         event_line(EXERCISE, method="cash", fair_market_value=DROP),
         Exercise("e-1", "acme", "T1", 500, "cash", date(2026, 1, 7), None),
+    ),
+    (
+        "guarantee call",
+        event_line(GUARANTEE_CALL),
+        GuaranteeCall("g-1", "acme", date(2026, 4, 2), "acme/2026-01/debt_service"),
     ),
     (
         "revenue of zero, as a JSON integer",

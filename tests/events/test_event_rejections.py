@@ -1,7 +1,8 @@
 """One case per kind of bad line, with the words its reason must contain (SPEC §1, §2, §4).
 
 Each case is (name, line, words). A line is rejected on its own: `event` is None and
-`problem` holds every word listed (case-sensitive).
+`problem` holds every word listed (case-sensitive), with the rejection code of semantics §7
+that `GROUP_CODES` and `CASE_CODES` give.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from event_text import (
     CLOSE,
     DROP,
     EXERCISE,
+    GUARANTEE_CALL,
     PAYMENT,
     REVENUE,
     SHARE_PRICE,
@@ -230,6 +232,13 @@ TYPE_CASES = [
     ("replacement null", event_line(VOID, void=DROP, replacement=None), ["correction.replacement: null is not a value"]),
     ("corrects a number", event_line(VOID, corrects=Num("1")), ["correction.corrects: expected a string"]),
     ("corrects missing", event_line(VOID, corrects=DROP), ["correction.corrects: missing"]),
+    ("call without obligation", event_line(GUARANTEE_CALL, obligation=DROP), ["guarantee_call.obligation: missing"]),
+    ("call obligation a number", event_line(GUARANTEE_CALL, obligation=Num("7")),
+     ["guarantee_call.obligation: expected a string"]),
+    ("call without date", event_line(GUARANTEE_CALL, date=DROP), ["guarantee_call.date: missing"]),
+    ("call date a timestamp", event_line(GUARANTEE_CALL, date="2026-04-02T00:00:00Z"), ["guarantee_call.date"]),
+    ("call with an amount", event_line(GUARANTEE_CALL, amount="5.00"),
+     ['unknown field "amount" in a guarantee_call event']),
 ]
 
 GROUPS = {
@@ -244,6 +253,46 @@ GROUPS = {
 }
 CASES = [(f"{group}: {name}", line, words) for group, cases in GROUPS.items() for name, line, words in cases]
 
+# The rejection code (semantics §7) of each case: its group's, unless named here.
+GROUP_CODES = {
+    "json": "malformed", "common": "field", "decimal": "number", "count": "number", "date": "date",
+    "timestamp": "date", "period": "field", "rule": "field",
+}
+CASE_CODES = {
+    "json: too long": "too_long",
+    "json: repeated id": "repeated_key",
+    "json: repeated nested key": "repeated_key",
+    "json: repeated key in an array": "repeated_key",
+    "json: 33 levels": "too_deep",
+    "json: far too deep": "too_deep",
+    "json: too deep and unclosed": "too_deep",
+    "decimal: boolean": "field",  # a value of the wrong JSON type
+    "decimal: object": "field",
+    "decimal: null": "field",
+    "count: boolean": "field",
+    "date: a number": "field",
+    "timestamp: a number": "field",
+    "period: month 13": "unknown_reference",  # shaped like a period id, naming no month
+    "period: quarter 5": "unknown_reference",
+    "rule: start equals end": "interval",
+    "rule: start after end": "interval",
+    "rule: start after end by offset": "interval",
+    "rule: available negative": "number",
+    "rule: sold negative": "number",
+    "rule: sold above available": "capacity",
+    "rule: payment amount zero": "number",
+    "rule: payment amount negative": "number",
+    "rule: payment amount JSON zero": "number",
+    "rule: payer is payee": "unknown_reference",
+    "rule: price zero": "number",
+    "rule: price negative": "number",
+    "rule: volume zero": "number",
+    "rule: volume a fraction": "number",
+    "rule: net fair value zero": "number",
+    "rule: net fair value a float": "number",
+    "rule: call date a timestamp": "date",  # a date out of §2's forms
+}
+
 
 @pytest.mark.parametrize(("line", "words"), [case[1:] for case in CASES], ids=[case[0] for case in CASES])
 def test_bad_line_is_rejected_with_a_reason_that_says_why(line: bytes, words: list[str]) -> None:
@@ -256,9 +305,16 @@ def test_bad_line_is_rejected_with_a_reason_that_says_why(line: bytes, words: li
     assert parsed.raw == line
 
 
+@pytest.mark.parametrize("name, line", [case[:2] for case in CASES], ids=[case[0] for case in CASES])
+def test_bad_line_carries_the_rejection_code_of_its_fault(name: str, line: bytes) -> None:
+    expected = CASE_CODES.get(name, GROUP_CODES[name.partition(":")[0]])
+    assert parse_line(7, line).problem.code == expected
+
+
 def test_case_names_are_unique() -> None:
     names = [case[0] for case in CASES]
     assert len(names) == len(set(names))
+    assert set(CASE_CODES) <= set(names)
 
 
 def test_every_problem_on_a_line_is_reported_together() -> None:
@@ -267,6 +323,7 @@ def test_every_problem_on_a_line_is_reported_together() -> None:
     assert 'unknown field "amout"' in problem
     assert "payment.amount: give decimal amounts as strings" in problem
     assert "payment.date" in problem
+    assert problem.code == "field"  # the first reported: the unknown field
 
 
 def test_reason_never_holds_a_lone_surrogate() -> None:

@@ -65,7 +65,8 @@ def physical_lines(lines: list[str]) -> list[bytes]:
 
 @given(any_agreement_with_log)
 def test_generated_logs_replay_without_rejections(case):
-    """A log the kit calls valid is applied line by line: only exercises may be refused.
+    """A log the kit calls valid is applied line by line: only exercises and guarantee calls,
+    which the warrant and guarantee state decide, may be refused.
 
     The kit computes periods, capacity, locks and close order itself; a rejected line here
     means the engine and the kit read SPEC differently about one of them.
@@ -74,7 +75,8 @@ def test_generated_logs_replay_without_rejections(case):
     replayed = replay_lines(documents, lines)
     for outcome in replayed.outcomes:
         if outcome.status == "rejected":
-            assert json.loads(outcome.raw)["type"] == "exercise", f"line {outcome.line} rejected: {outcome.reason}\n{outcome.raw!r}"
+            assert json.loads(outcome.raw)["type"] in ("exercise", "guarantee_call"), (
+                f"line {outcome.line} rejected: {outcome.reason}\n{outcome.raw!r}")
     event(f"entries: {min(len(replayed.entries) // 5 * 5, 30)}+")
 
 
@@ -446,7 +448,8 @@ def test_the_kit_needs_hypothesis_and_says_how_to_install_it():
         lambda: agreements(period="weekly"),
         lambda: agreements(cap=Decimal("1.005"), places=2),
         lambda: agreements(cap=Decimal("5"), backstop=False),
-        lambda: agreements(backstop=False, revenue_share=False, warrants=False),
+        lambda: agreements(backstop=False, revenue_share=False, warrants=False, revenue_floor=False, guarantee=False),
+        lambda: agreements(guarantee="yes"),
         lambda: agreements(versions=0),
         lambda: decimals(min_value=2, max_value=1),
         lambda: decimals(min_value=0.5),
@@ -503,17 +506,19 @@ def test_each_check_catches_a_tampered_ledger(spec9):
 
 
 def test_every_kind_of_bad_line_is_rejected_on_its_own(spec9):
-    """Each defect `bad_lines()` can produce is rejected by the engine, with a reason."""
+    """Each defect `bad_lines()` can produce is rejected by the engine, with a reason and the
+    rejection code the defect calls for."""
     from engine.testing.strategies import _BAD_MAKERS
 
     contracts, lines, _ = spec9
     engine = Engine(contracts)
     list(engine.feed_lines(lines))
-    for index, make in enumerate(_BAD_MAKERS):
+    for index, (code, make) in enumerate(_BAD_MAKERS):
         raw = make(f"bad-{index}", "spec9")
         assert b"\n" not in raw and raw.strip(b" \t"), raw[:80]
         outcome = engine.feed_line(raw)
         assert outcome.status == "rejected" and outcome.reason, (index, raw[:200], outcome.status)
+        assert outcome.code == code, (index, raw[:200], outcome.code, outcome.reason)
 
 
 @given(timestamps(), period_ids(), decimals(places=3, min_value=-5, max_value=5))

@@ -9,14 +9,14 @@ from pathlib import Path
 from engine.replay import Engine
 
 BASE = """\
-schema: backstop/v1
+schema: {schema}
 agreement: {agreement}
 version: 1
 effective: {start}
 parties:
   provider: Prov
   guarantor: Guar
-currency: USD
+{lender}currency: USD
 term:
   start: {start}
   end: {end}
@@ -53,8 +53,10 @@ revenue_share:
 
 def agreement_text(
     *, agreement="a1", start="2026-01-01", end="2028-01-01", period="monthly", covers="shortfall",
-    cap=None, lock=None, late_interest=True, backstop=True, revenue_share=True, extra_clauses="",
+    cap=None, lock=None, late_interest=True, backstop=True, revenue_share=True, extra_clauses="", lender=None,
 ) -> str:
+    """A `backstop/v1` agreement, or with a `lender` a `backstop/v2` one (give its clauses in
+    `extra_clauses`)."""
     settlement_extra = ""
     if late_interest:
         settlement_extra += "  late_interest:\n    annual_rate: 0.10\n    day_count: ACT/365F\n"
@@ -66,7 +68,8 @@ def agreement_text(
     if revenue_share:
         clauses += REVENUE_SHARE
     clauses += extra_clauses
-    return BASE.format(agreement=agreement, start=start, end=end, period=period,
+    schema, lender_line = ("backstop/v1", "") if lender is None else ("backstop/v2", f"  lender: {lender}\n")
+    return BASE.format(schema=schema, agreement=agreement, start=start, end=end, period=period, lender=lender_line,
                        settlement_extra=settlement_extra, clauses=clauses)
 
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from engine.reports import LedgerInconsistent, rebuild_balances
+from engine.reports import LedgerInconsistent, directions, rebuild_balances
 from tests.reports.support import BUNDLED, bundled, entries_of, spec9
 
 
@@ -32,12 +32,10 @@ def test_every_bundled_example_rebuilds_to_its_summary(folder):
     balances = rebuild_balances(entries_of(ledger))
     (agreement,) = agreements
     facts = summary["agreements"][agreement.id]
-    parties = agreement.versions[0].document.parties
-    pairs = {"guarantor_to_provider": (parties.guarantor, parties.provider),
-             "provider_to_guarantor": (parties.provider, parties.guarantor)}
-    for name, (debtor, creditor) in pairs.items():
-        assert balances.owed(agreement.id, debtor, creditor) == Decimal(facts["outstanding"][name])
-        assert balances.credit(agreement.id, debtor, creditor) == Decimal(facts["unapplied_credit"][name])
+    assert [direction.name for direction in directions(agreement)] == list(facts["outstanding"])
+    for direction in directions(agreement):
+        assert balances.owed(agreement.id, direction.debtor, direction.creditor) == Decimal(facts["outstanding"][direction.name])
+        assert balances.credit(agreement.id, direction.debtor, direction.creditor) == Decimal(facts["unapplied_credit"][direction.name])
 
 
 def _entry(seq, entry_id, kind, debtor, creditor, amount, **extra):

@@ -65,7 +65,7 @@ def check_against_summary(text: str, agreements, summary: dict) -> None:
 
     for agreement in agreements:
         facts, mine = summary["agreements"][agreement.id], agreement.id
-        for direction in directions(agreement.versions[0].document):
+        for direction in directions(agreement):
             debtor, creditor, name = direction.debtor, direction.creditor, direction.name
             owed, credit = Decimal(facts["outstanding"][name]), Decimal(facts["unapplied_credit"][name])
             held = (sums[account("Assets", "Receivable", party=creditor, counterparty=debtor, agreement=mine)],

@@ -7,7 +7,6 @@ import json
 import shutil
 from datetime import date, timedelta
 from decimal import Decimal
-from types import SimpleNamespace
 
 import pytest
 from hypothesis import given, settings
@@ -16,12 +15,10 @@ from hypothesis import strategies as st
 from engine.documents.loader import load_agreements
 from engine.reports import BUCKET_NAMES, ReportError, bucket_of, rebuild_balances, statement, statement_csv
 from engine.reports import statement_json, statement_mapping, statement_text
-from engine.reports.balances import Obligation
-from engine.reports.statement import accrued_interest
 from engine.testing import agreements_with_logs, replay_lines
 from engine.testing.invariants import loaded_agreements
 from tests.replay.support import agreement_text, close, utilization
-from tests.reports.support import SPEC9, spec9
+from tests.reports.support import SPEC9, entries_of, spec9
 
 AS_OF = date(2026, 6, 30)
 
@@ -117,21 +114,26 @@ def test_accrued_interest_uses_the_terms_of_the_version_for_the_statement_date(t
 
 
 def test_a_reimbursement_accrues_at_the_guarantees_own_rate():
-    """SPEC §5.5: a reimbursement's late interest is on guarantee.reimbursement.late_interest
-    (v2), not settlement.late_interest; none when the guarantee has none. The v2 document
-    model is stood in for by plain values until semantics backstop/v2 lands."""
-    def terms(reimbursement_late):
-        settlement = SimpleNamespace(late_interest=SimpleNamespace(annual_rate=Decimal("0.08"), day_count="ACT/365F"))
-        guarantee = SimpleNamespace(reimbursement=SimpleNamespace(late_interest=reimbursement_late))
-        document = SimpleNamespace(settlement=settlement, guarantee=guarantee)
-        return SimpleNamespace(version_for_date=lambda day: SimpleNamespace(document=document), places=2, mode="half_even")
-
-    owed = Obligation("v2", "v2/call/c/reimbursement", 3, "reimbursement", None, None, date(2026, 4, 2), date(2026, 6, 1),
-                      "P", "G", Decimal("320000.00"), Decimal(0))
-    twelve = SimpleNamespace(annual_rate=Decimal("0.12"), day_count="ACT/365F")
-    # SPEC §9: 320000 × 0.12 × 10 / 365 = 1052.054… → 1052.05, not the 0.08 of the settlement.
-    assert accrued_interest(owed, owed.amount, terms(twelve), date(2026, 6, 11)) == Decimal("1052.05")
-    assert accrued_interest(owed, owed.amount, terms(None), date(2026, 6, 11)) == Decimal(0)
+    """SPEC §9 (v2): the reimbursement of 320000.00 due 2026-06-01, still open on 2026-06-11,
+    has accrued 320000 × 0.12 × 10 / 365 = 1052.054… → 1052.05 at the guarantee's own rate,
+    not the settlement's 0.08; six directions, the lender's included."""
+    v2 = SPEC9.parent / "spec9v2"
+    agreements = load_agreements(v2 / "contracts")
+    entries = entries_of((v2 / "ledger.jsonl").read_bytes())
+    before_repayment = [entry for entry in entries if entry["date"] < "2026-06-11"]
+    made = statement_mapping(statement(before_repayment, agreements, date(2026, 6, 11)))
+    directions = made["agreements"]["spec9v2"]["directions"]
+    assert list(directions) == ["guarantor_to_provider", "provider_to_guarantor", "provider_to_lender",
+                                "guarantor_to_lender", "lender_to_provider", "lender_to_guarantor"]
+    reimbursement = next(line for line in directions["provider_to_guarantor"]["obligations"] if line["kind"] == "reimbursement")
+    assert (reimbursement["outstanding"], reimbursement["days_past_due"], reimbursement["accrued_interest"]) == (
+        "320000.00", 10, "1052.05")
+    # January's debt service after the call: 548387.10 − 148387.10 paid − 320000.00 discharged.
+    january = directions["provider_to_lender"]["obligations"][0]
+    assert (january["id"], january["outstanding"]) == ("spec9v2/2026-01/debt_service", "80000.00")
+    summary = json.loads((v2 / "summary.json").read_text())
+    for name, part in statement_mapping(statement(entries, agreements, date(2026, 6, 11)))["agreements"]["spec9v2"]["directions"].items():
+        assert sum(Decimal(amount) for amount in part["buckets"].values()) == Decimal(summary["agreements"]["spec9v2"]["outstanding"][name])
 
 
 def test_one_agreement_or_an_unknown_one(tmp_path):

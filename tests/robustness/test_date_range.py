@@ -59,7 +59,7 @@ def test_a_true_up_that_would_issue_an_adjustment_due_past_the_calendar_is_rejec
     engine.feed_line(utilization("u2", "01", "0"))  # restates January: an adjustment is pending
     before = engine.summary()
     outcome = engine.feed_line(line(id="t1", type="true_up", date="9999-12-31"))
-    assert outcome.status == "rejected" and outcome.entries == ()
+    assert (outcome.status, outcome.code, outcome.entries) == ("rejected", "date", ())
     assert "after 9999-12-31" in outcome.reason
     after = engine.summary()
     assert after["agreements"] == before["agreements"]
@@ -82,7 +82,7 @@ def test_a_late_payment_whose_interest_would_fall_due_past_the_calendar_is_rejec
     payment = dict(type="payment", payer="Guar", payee="Prov", amount="10.00", currency="USD")
     before = engine.summary()["agreements"]
     outcome = engine.feed_line(line(id="p1", date="9999-12-20", **payment))
-    assert outcome.status == "rejected"
+    assert (outcome.status, outcome.code) == ("rejected", "date")
     assert "late interest" in outcome.reason and "after 9999-12-31" in outcome.reason
     assert engine.summary()["agreements"] == before
     # Paid on time, nothing is charged, so no date past the calendar is needed.
@@ -103,7 +103,7 @@ def test_a_cash_exercise_whose_price_would_fall_due_past_the_calendar_is_rejecte
     engine = engine_at_the_end(tmp_path)
     exercise = dict(type="exercise", tranche="t1", shares=10, method="cash")
     outcome = engine.feed_line(line(id="x1", date="9999-12-30", **exercise))
-    assert outcome.status == "rejected" and "after 9999-12-31" in outcome.reason
+    assert (outcome.status, outcome.code) == ("rejected", "date") and "after 9999-12-31" in outcome.reason
     assert outcome.entries == ()
     assert "warrant_vested" not in engine.summary()["agreements"]["late"]["totals"]
     outcome = engine.feed_line(line(id="x2", date="9999-11-01", **exercise))

@@ -1,4 +1,5 @@
-"""Golden cases for exercises (SPEC §5.6) and every rejection, with the words its reason must contain."""
+"""Golden cases for exercises (SPEC §5.6) and every rejection, with the words its reason must
+contain and its rejection code (SPEC §7)."""
 
 from __future__ import annotations
 
@@ -113,40 +114,47 @@ REJECTIONS = {
     "on or after expiry": (
         dict(tranche="a", shares=1, method="cash", date="2026-06-01"),
         ("2026-06-01", "on or after", "expiry"),
+        "warrant",
     ),
     "unknown tranche": (
         dict(tranche="zz", shares=1, method="cash", date="2026-02-10"),
         ("unknown tranche", "'zz'", "a, later"),
+        "unknown_reference",
     ),
     "not vested": (
         dict(tranche="later", shares=1, method="cash", date="2026-02-10"),
         ("tranche later has not vested as of 2026-02-10", "on_or_after 2026-09-01", "2026-02-10 < 2026-09-01"),
+        "warrant",
     ),
     "more than remaining": (
         dict(tranche="a", shares=1001, method="cash", date="2026-02-10"),
         ("1001 shares exceeds", "1000 shares remaining", "tranche a"),
+        "warrant",
     ),
     "value at the strike": (
         dict(tranche="a", shares=10, method="net", date="2026-02-10", fair_market_value="2.50"),
         ("fair market value above the strike in force 2.5", "got 2.50"),
+        "warrant",
     ),
     "value below the strike": (
         dict(tranche="a", shares=10, method="net", date="2026-02-10", fair_market_value="1.99"),
         ("strike in force 2.5", "got 1.99"),
+        "warrant",
     ),
     "net count zero": (
         dict(tranche="a", shares=20, method="net", date="2026-02-10", fair_market_value="2.60"),
         # X = 20 × 0.10 / 2.60 = 10/13
         ("net exercise of 20 shares", "2.60", "10/13 ≈ 0.769231", "net share count", "is 0"),
+        "warrant",
     ),
 }
 
 
 @pytest.mark.parametrize("case", sorted(REJECTIONS))
 def test_rejected_exercise(tmp_path, case):
-    fields, words = REJECTIONS[case]
+    fields, words, code = REJECTIONS[case]
     log = log_for(tmp_path, strike="2.50", expires="2026-06-01")
-    reason = log.rejected("exercise", **fields)
+    reason = log.rejected("exercise", code=code, **fields)
     for word in words:
         assert word in reason, f"{word!r} not in {reason!r}"
     assert log.book.tranches["a"].remaining == 1000
@@ -156,7 +164,7 @@ def test_the_strike_in_force_decides_a_net_rejection_after_a_split(tmp_path):
     log = log_for(tmp_path, strike="2.50")
     log.split("2026-02-01", 2, 1)
     reason = log.rejected("exercise", tranche="a", shares=10, method="net", date="2026-02-10",
-                          fair_market_value="1.25")
+                          fair_market_value="1.25", code="warrant")
     assert "strike in force 1.25 (strike 2.5 ÷ split factor 2)" in reason
     entries = log.exercise("2026-02-10", "a", 100, "net", "1.30")  # X = 100 × 0.05 / 1.30 = 50/13
     assert [(e["kind"], e["amount"]) for e in entries] == [("share_delivery", "3"), ("cash_in_lieu", "1.10")]
@@ -172,7 +180,7 @@ def test_a_rejected_exercise_has_no_effect_not_even_the_vesting_it_evaluated(tmp
           vests: {on_or_after: 2026-02-01}
     """)))
     # Vesting as of 2026-02-10 would vest a and b, but 1001 > 1000: nothing at all happens.
-    reason = log.rejected("exercise", "x1", tranche="a", shares=1001, method="cash", date="2026-02-10")
+    reason = log.rejected("exercise", "x1", tranche="a", shares=1001, method="cash", date="2026-02-10", code="warrant")
     assert "exceeds" in reason
     assert not log.book.tranches["a"].vested and not log.book.tranches["b"].vested
     assert log.engine.agreements["w"].chain.length == 0
@@ -191,7 +199,7 @@ def test_an_exercise_on_or_after_expiry_does_not_vest(tmp_path):
           shares: 10
           vests: {on_or_after: 2026-02-01}
     """, expires="2026-03-01")))
-    assert "expiry" in log.rejected("exercise", tranche="a", shares=1, method="cash", date="2026-03-01")
+    assert "expiry" in log.rejected("exercise", tranche="a", shares=1, method="cash", date="2026-03-01", code="warrant")
     assert not log.book.tranches["a"].vested
 
 
@@ -210,10 +218,11 @@ def test_exercises_need_an_agreement_with_warrants(tmp_path):
     text = agreement_text("- id: a\n  shares: 1\n  vests: {on_or_after: 2026-01-01}\n")
     (folder / "v1.yaml").write_text(text.split("warrants:")[0], encoding="utf-8")
     log = Log.of(folder)
-    assert "has no warrants" in log.rejected("exercise", tranche="a", shares=1, method="cash", date="2026-02-10")
+    assert "has no warrants" in log.rejected("exercise", tranche="a", shares=1, method="cash", date="2026-02-10",
+                                             code="not_applicable")
 
 
 def test_share_prices_must_have_strictly_increasing_dates(tmp_path):
     log = log_for(tmp_path)
-    reason = log.rejected("share_price", date="2026-01-02", price="2", volume="1")
+    reason = log.rejected("share_price", date="2026-01-02", price="2", volume="1", code="order")
     assert "strictly increasing" in reason and "2026-01-02 is not after 2026-01-02" in reason

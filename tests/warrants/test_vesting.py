@@ -317,4 +317,4 @@ def test_a_tranche_left_with_no_shares_vests_without_an_entry(tmp_path):
     assert [brief(e) for e in log.price("2026-03-02", "1")] == [vested("y", 2, "2026-03-02")]
     assert log.book.tranches["z"].vested and log.book.tranches["z"].remaining == 0
     assert "exceeds the 0 shares remaining" in log.rejected(
-        "exercise", tranche="z", shares=1, method="cash", date="2026-03-03")
+        "exercise", tranche="z", shares=1, method="cash", date="2026-03-03", code="warrant")

@@ -101,10 +101,11 @@ class Log:
         assert outcome.status == "applied", outcome.reason
         return [entry.fields for entry in outcome.entries]
 
-    def rejected(self, type_: str, event_id: str | None = None, **fields) -> str:
-        """Send an event that must be rejected with no entry; returns the reason."""
+    def rejected(self, type_: str, event_id: str | None = None, *, code: str, **fields) -> str:
+        """Send an event that must be rejected with no entry and rejection code `code`; returns the reason."""
         outcome = self.send(type_, event_id, **fields)
         assert outcome.status == "rejected", f"expected a rejection, got {outcome.status}"
+        assert outcome.code == code, f"expected code {code}, got {outcome.code}: {outcome.reason}"
         assert outcome.entries == ()
         return outcome.reason
 
