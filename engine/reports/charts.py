@@ -31,7 +31,6 @@ _ID_REFERENCE = re.compile(r'(\bid="|href="#|url\(#)([^")]+)')
 def _matplotlib() -> Any:
     try:
         import matplotlib
-        from matplotlib.backends.backend_svg import FigureCanvasSVG  # noqa: F401  (registers the svg canvas)
     except ImportError:
         raise ReportError(f"the HTML report draws its charts with matplotlib, an optional extra: {INSTALL_HINT}") from None
     return matplotlib
