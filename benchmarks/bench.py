@@ -4,6 +4,7 @@
     python -m benchmarks.bench --events 200000 --runs 1
     python -m benchmarks.bench --memory             # peak RSS at 1M and 5M events, each in a fresh process
     python -m benchmarks.bench --incremental        # one event at a time: fresh engine against a busy one
+    python -m benchmarks.bench --snapshot           # size and time of a snapshot, and of restoring it
     python -m benchmarks.bench --workers 2          # four agreements: one process against `--workers 2`
 
 The log is generated deterministically from `--seed`: hourly utilization from several
@@ -84,13 +85,42 @@ revenue_share:
 # ---- the log -----------------------------------------------------------------------------
 
 
-def write_agreement(folder: Path, units: int, lock: int | None, years: int = YEARS) -> None:
+#: (v2) What `--v2` adds to the benchmark agreement: a lender, a revenue floor (the share taken
+#: above it) and a guaranteed debt service, so that every close issues v2 entries too.
+V2_CLAUSES = """\
+revenue_floor:
+  steps:
+    - from_year: 1
+      amount: 9000000.00
+    - from_year: 3
+      amount: 6000000.00
+  cap: 400000000.00
+guarantee:
+  debt_service:
+    - from_year: 1
+      amount: 2400000.00
+  covers: 0.90
+  cure_days: 30
+  cap: 60000000.00
+  reimbursement:
+    payment_terms_days: 60
+    late_interest:
+      annual_rate: 0.11
+      day_count: ACT/365F
+"""
+
+
+def write_agreement(folder: Path, units: int, lock: int | None, years: int = YEARS, *, v2: bool = False) -> None:
     pools = "".join(
         f"  - id: pool-{n}\n    gpu_model: GB300\n    gpus: {racks_of(units, n) * GPUS_PER_RACK}\n" for n in range(POOLS)
     )
     text = AGREEMENT.format(pools=pools, lock=lock if lock is not None else 0, end_year=TERM_START.year + years)
     if lock is None:
         text = text.replace("  lock_after_periods: 0\n", "")
+    if v2:
+        text = text.replace("schema: backstop/v1", "schema: backstop/v2").replace(
+            "  guarantor: Guarantor\n", "  guarantor: Guarantor\n  lender: Lender\n").replace(
+            "revenue_share:\n", "revenue_share:\n  above_floor: true\n") + V2_CLAUSES
     (folder / "bench").mkdir(parents=True, exist_ok=True)
     (folder / "bench" / "v1.yaml").write_text(text)
 
@@ -225,6 +255,22 @@ def replay(contracts: Path, path: Path, out: Path, workers: int | None = None) -
     return seconds, digest, status
 
 
+def compare_v2(work: Path, units: int, lock: int | None, years: int, count: int, runs: int) -> None:
+    """Replay the same log against the v1 agreement and its v2 twin, alternately, best of
+    `runs` each: what the v2 clauses cost per event."""
+    write_agreement(work / "contracts-v2", units, lock, years, v2=True)
+    best = {"v1": float("inf"), "v2": float("inf")}
+    for _ in range(runs):
+        for side, contracts in (("v1", work / "contracts"), ("v2", work / "contracts-v2")):
+            seconds, _, status = replay(contracts, work / "log.jsonl", work)
+            if status != 0:
+                raise SystemExit(f"the {side} agreement rejected lines of the benchmark log (exit status {status})")
+            best[side] = min(best[side], seconds)
+    v1_us, v2_us = (best[side] / count * 1e6 for side in ("v1", "v2"))
+    print(f"v2 agreement (revenue floor, guaranteed debt service): {count / best['v2']:,.0f} events/s, "
+          f"{v2_us:.2f} µs/event against {v1_us:.2f} µs/event for v1 (ratio {v2_us / v1_us:.2f}; target ≤ 1, within noise)")
+
+
 def peak_rss_kib() -> int:
     """This process's peak RSS. VmHWM starts afresh at exec, where ru_maxrss may keep the
     pages a forked child shared with its parent, so it is preferred where Linux gives it."""
@@ -293,6 +339,32 @@ def incremental_costs_us(contracts: Path, path: Path, taken: int, probe: int = 2
             best[side] = min(best[side], time.perf_counter() - started)
     fresh_us, busy_us = (seconds / max(1, len(probe_lines)) * 1e6 for seconds in best)
     return fresh_us, busy_us
+
+
+def snapshot_costs(contracts: Path, path: Path, runs: int = 3) -> tuple[int, float, int, float, float]:
+    """(inputs remembered, seconds to replay the log into an engine, snapshot bytes, seconds to
+    take the snapshot, seconds to restore it): what a restart costs either way. Snapshot and
+    restore are the best of `runs` each."""
+    from engine.documents.loader import load_agreements
+    from engine.replay import Engine
+
+    agreements = load_agreements(contracts)
+    engine = Engine(agreements)
+    started = time.perf_counter()
+    with open(path, "rb") as stream:
+        for _ in engine.feed_log(stream):
+            pass
+    replayed = time.perf_counter() - started
+    taken = restored = float("inf")
+    for _ in range(runs):
+        started = time.perf_counter()
+        snapshot = engine.snapshot()
+        taken = min(taken, time.perf_counter() - started)
+        started = time.perf_counter()
+        Engine.restore(snapshot, agreements)
+        restored = min(restored, time.perf_counter() - started)
+    inputs = sum(1 for record in engine.ids.values() if type(record) is bytes)
+    return inputs, replayed, len(snapshot), taken, restored
 
 
 def eventsourcing_rate(path: Path, limit: int) -> float | None:
@@ -423,6 +495,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory", action="store_true", help="also measure peak RSS at 1x and 5x --events")
     parser.add_argument("--incremental", action="store_true",
                         help="also time events fed one at a time to a fresh engine and to one that took most of the log")
+    parser.add_argument("--snapshot", action="store_true",
+                        help="also time a snapshot and its restore, with the lock and without (every input remembered)")
+    parser.add_argument("--v2", action="store_true",
+                        help="also replay the log against the agreement with v2 clauses (floor, guarantee) and compare")
     parser.add_argument("--workers", type=int, default=0, metavar="N",
                         help="instead: a log of four agreements, replayed with one process and with N")
     args = parser.parse_args(argv)
@@ -470,12 +546,20 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"eventsourcing replaying utilization into an aggregate: {others:,.0f} events/s "
                   f"(replay is {count / replay_seconds / others:.2f} × that; target ≥ 5)")
+        if args.v2:
+            compare_v2(work, units, args.lock, years_for(args.events, units), count, args.runs)
         if args.incremental:
             # The same utilization lines near the end of the log, fed to a fresh engine and to one that took all before them.
             last = max(0, count - 30_000)
             fresh, busy = incremental_costs_us(work / "contracts", work / "log.jsonl", last)
             print(f"one event at a time: {fresh:.1f} µs/event on a fresh engine, "
                   f"{busy:.1f} µs/event on one that has taken {last:,} events")
+        if args.snapshot:
+            write_agreement(work / "unlocked", units, None, years_for(args.events, units))
+            for label, contracts in ((f"lock_after_periods {args.lock}", work / "contracts"), ("no lock", work / "unlocked")):
+                inputs, replayed, size, taken, restored = snapshot_costs(contracts, work / "log.jsonl")
+                print(f"snapshot, {label}: {inputs:,} inputs remembered, {size / 2**20:.1f} MiB, taken in {taken:.2f} s, "
+                      f"restored in {restored:.2f} s (best of 3); the engine replayed the log in {replayed:.2f} s")
     if args.memory:
         units = units_for(args.events)
         small = peak_rss_mib(args.events, args.seed, args.lock, units)

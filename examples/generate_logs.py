@@ -35,8 +35,11 @@ from typing import Callable, Iterator
 OUT_DIR = Path(__file__).resolve().parent
 UTC = timezone.utc
 ZERO = Fraction(0)
-G2P = "guarantor->provider"  # lease-back, exercise prices and their late interest
-P2G = "provider->guarantor"  # revenue share, cash in lieu and their late interest; shares
+G2P = "guarantor->provider"  # lease-back, top-ups, exercise prices and their late interest
+P2G = "provider->guarantor"  # revenue share, cash in lieu, reimbursements and their late interest; shares
+P2L = "provider->lender"  # (v2) debt service and its late interest; discharges
+G2L = "guarantor->lender"  # (v2) guarantee calls and their late interest
+DIRECTIONS = (G2P, P2G, P2L, G2L, "lender->provider", "lender->guarantor")
 SHARE_KINDS = frozenset({"warrant_vested", "split_adjustment", "share_delivery"})
 
 
@@ -54,17 +57,33 @@ class Pool:
 
 
 @dataclass(frozen=True)
+class Guarantee:
+    """(v2) The guarantee of the provider's debt service to the lender."""
+
+    debt_service: tuple[tuple[int, Fraction], ...]  # (from_year, amount per whole month or quarter)
+    covers: Fraction
+    cure_days: int
+    cap: Fraction | None
+    reimbursement_days: int
+    reimbursement_late_interest: tuple[Fraction, int] | None
+
+
+@dataclass(frozen=True)
 class Version:
     number: int
     effective: date
     pools: tuple[Pool, ...]
-    rates: dict[str, Fraction]
-    threshold: Fraction
-    covers: str
+    rates: dict[str, Fraction] | None  # None: no backstop
+    threshold: Fraction | None
+    covers: str | None
     cap: Fraction | None
     steps: tuple[tuple[int, Fraction], ...]  # empty: no revenue share
     payment_terms_days: int
     late_interest: tuple[Fraction, int] | None  # (annual rate, day-count basis)
+    floor: tuple[tuple[int, Fraction], ...] = ()  # (v2) revenue floor steps; empty: no floor
+    floor_cap: Fraction | None = None
+    above_floor: bool = False
+    guarantee: Guarantee | None = None
 
     def pool(self, pool_id: str) -> Pool | None:
         return next((p for p in self.pools if p.id == pool_id), None)
@@ -104,6 +123,7 @@ class Agreement:
     lock_after: int | None
     versions: tuple[Version, ...]
     warrants: Warrants | None = None  # the same in every version here (conditions could differ)
+    lender: str | None = None  # (v2)
 
 
 def F(text: str) -> Fraction:
@@ -189,6 +209,45 @@ WARRANTS_MILESTONES = Agreement(
             Tranche("price-180", 1500000, ("vwap_at_least", F("180.00"), 20)),
             Tranche("price-250-year-2", 1000000,
                     ("all", (("on_or_after", date(2027, 1, 1)), ("vwap_at_least", F("250.00"), 30)))),
+        ),
+    ),
+)
+
+
+# (v2) A take-or-pay partnership: the guarantor tops quarterly revenue up to a floor that steps
+# down over six years, and the provider shares the revenue above the floor.
+FLOOR_PARTNERSHIP = Agreement(
+    id="floor-partnership", provider="VantaCloud", guarantor="HelixSilicon", currency="USD",
+    start=date(2026, 1, 1), end=date(2032, 1, 1), period="quarterly", places=2, mode="half_even",
+    lock_after=2,
+    versions=(
+        Version(
+            number=1, effective=date(2026, 1, 1), pools=(Pool("vanta-ams1", "GB300", 9216),),
+            rates=None, threshold=None, covers=None, cap=None,
+            steps=((1, F("0.25")), (3, F("0.20")), (5, F("0.15"))),
+            payment_terms_days=45, late_interest=(F("0.07"), 365),
+            floor=((1, F("45000000.00")), (2, F("40000000.00")), (3, F("35000000.00")), (4, F("30000000.00")),
+                   (5, F("25000000.00")), (6, F("20000000.00"))),
+            floor_cap=F("400000000.00"), above_floor=True,
+        ),
+    ),
+)
+
+# (v2) A data-centre builder's debt service to its lender, guaranteed by the chip vendor.
+DC_GUARANTEE = Agreement(
+    id="dc-guarantee", provider="NorthbeamCloud", guarantor="HelixSilicon", lender="HarbourBank", currency="USD",
+    start=date(2026, 1, 1), end=date(2031, 1, 1), period="monthly", places=2, mode="half_even",
+    lock_after=None,
+    versions=(
+        Version(
+            number=1, effective=date(2026, 1, 1), pools=(Pool("nb-dfw1", "GB300", 4608),),
+            rates=None, threshold=None, covers=None, cap=None, steps=(),
+            payment_terms_days=15, late_interest=(F("0.08"), 360),
+            guarantee=Guarantee(
+                debt_service=((1, F("2400000.00")), (2, F("2600000.00")), (4, F("2200000.00"))),
+                covers=F("0.90"), cure_days=30, cap=F("6000000.00"),
+                reimbursement_days=60, reimbursement_late_interest=(F("0.11"), 365),
+            ),
         ),
     ),
 )
@@ -316,6 +375,16 @@ class Calendar:
             k += 1
         return k
 
+    def scheduled(self, steps: tuple[tuple[int, Fraction], ...], period: str) -> Fraction:
+        """(v2) An amount schedule's value for a period: the step of the contract year of its
+        start, times the days of the period over the days of its calendar month or quarter."""
+        start, end = self.bounds(period)
+        year = self.contract_year(start)
+        amount = [amount for from_year, amount in steps if from_year <= year][-1]
+        natural = self._boundary(start)
+        whole = (add_months(natural, 1 if self.agr.period == "monthly" else 3) - natural).days
+        return amount * (end - start).days / whole
+
 
 def parse_stamp(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
@@ -352,8 +421,12 @@ class Books:
     adjustments: dict[tuple, int] = field(default_factory=dict)
     entitlement: Fraction = ZERO  # E of SPEC §5.3
     issued: Fraction = ZERO  # I of SPEC §5.3
+    top_up_entitlement: Fraction = ZERO  # (v2) E and I of the top-ups, apart from the lease-back's
+    top_up_issued: Fraction = ZERO
+    called: set[str] = field(default_factory=set)  # (v2) debt-service entries already called
+    calls: Fraction = ZERO  # (v2) C: every call so far
     open: dict[str, Obligation] = field(default_factory=dict)
-    credit: dict[str, Fraction] = field(default_factory=lambda: {G2P: ZERO, P2G: ZERO})
+    credit: dict[str, Fraction] = field(default_factory=lambda: dict.fromkeys(DIRECTIONS, ZERO))
     entries: list[dict] = field(default_factory=list)
     # Warrants (SPEC §5.6): per tranche, vested or not and its remaining shares; the share
     # prices as (date, price, volume, split factor when recorded); the split factor f.
@@ -411,7 +484,8 @@ class Books:
         assert fields["currency"] == self.agr.currency
         period = fields["period"]
         assert self.cal.bounds(period)[0] < self.cal.bounds(period)[1]
-        assert self.cal.version_for_period(period).steps, "revenue needs a revenue_share"
+        version = self.cal.version_for_period(period)
+        assert version.steps or version.floor, "revenue needs a revenue_share or a revenue_floor"
         return ("revenue", period, F(fields["amount"]))
 
     def check_capacity(self, contribution: tuple, removed: str | None = None) -> None:
@@ -476,13 +550,21 @@ class Books:
         assert period == self.open_period(), f"close {period}, expected {self.open_period()}"
         end = self.cal.bounds(period)[1]
         version = self.cal.version_for_period(period)
-        self.issue_adjustments(end, self.cal.due(period), version.cap, event["id"])
-        for pool in version.pools:
-            self.issue_change((period, "lease_back", pool.id), version, end, self.cal.due(period), version.cap,
+        due = self.cal.due(period)
+        self.issue_adjustments(end, due, version.cap, version.floor_cap, event["id"])
+        for pool in version.pools if version.rates else ():
+            self.issue_change((period, "lease_back", pool.id), version, end, due, version.cap,
                               f"{self.agr.id}/{period}/lease_back/{pool.id}", "lease_back")
+        if version.floor:
+            self.issue_change((period, "revenue_top_up"), version, end, due, version.floor_cap,
+                              f"{self.agr.id}/{period}/revenue_top_up", "revenue_top_up")
         if version.steps:
-            self.issue_change((period, "revenue_share"), version, end, self.cal.due(period), version.cap,
+            self.issue_change((period, "revenue_share"), version, end, due, None,
                               f"{self.agr.id}/{period}/revenue_share", "revenue_share")
+        if version.guarantee:
+            owed = self.rnd(self.cal.scheduled(version.guarantee.debt_service, period))
+            if owed:
+                self.record(f"{self.agr.id}/{period}/debt_service", "debt_service", period, end, due, owed, P2L)
         self.closed.append(period)
         if self.agr.warrants:
             self.vest(end, self.due_to_vest(end))
@@ -492,16 +574,17 @@ class Books:
         if self.closed:
             assert on >= self.cal.bounds(self.closed[-1])[1], "true_up dated before the last closed period ended"
         version = self.cal.version_for_date(on)
-        # Every version here has a backstop, so the cap in force is simply that version's.
-        self.issue_adjustments(on, on + timedelta(days=version.payment_terms_days), version.cap, event["id"])
+        # Every version here has the clauses it adjusts, so each cap in force is that version's.
+        self.issue_adjustments(on, on + timedelta(days=version.payment_terms_days), version.cap, version.floor_cap,
+                               event["id"])
 
     def on_payment(self, event: dict) -> None:
-        parties = {self.agr.provider: "provider", self.agr.guarantor: "guarantor"}
+        parties = {self.agr.provider: "provider", self.agr.guarantor: "guarantor", self.agr.lender: "lender"}
         payer, payee = parties[event["payer"]], parties[event["payee"]]
         assert payer != payee and event["currency"] == self.agr.currency
         amount = F(event["amount"])
         assert amount > 0 and amount == self.rnd(amount)
-        direction = G2P if payer == "guarantor" else P2G
+        direction = f"{payer}->{payee}"
         on = date.fromisoformat(event["date"])
         applied: list[tuple[Obligation, Fraction]] = []
         rest = amount
@@ -523,15 +606,42 @@ class Books:
         version = self.cal.version_for_date(on)
         n = 0
         for ob, a in applied:
-            # Late interest bears no interest (SPEC §5.5), so paying it late costs nothing more.
-            if version.late_interest is None or ob.due >= on or ob.kind == "late_interest":
+            # Late interest bears no interest (SPEC §5.5), so paying it late costs nothing more;
+            # a reimbursement bears it on the guarantee's own terms (v2).
+            terms = version.late_interest
+            if ob.kind == "reimbursement":
+                terms = version.guarantee.reimbursement_late_interest if version.guarantee else None
+            if terms is None or ob.due >= on or ob.kind == "late_interest":
                 continue
-            rate, basis = version.late_interest
+            rate, basis = terms
             interest = self.rnd(a * rate * (on - ob.due).days / basis)
             if interest != 0:
                 n += 1
                 self.record(f"{self.agr.id}/late_interest/{event['id']}/{n}", "late_interest", None, on,
                             on + timedelta(days=version.payment_terms_days), interest, direction)
+
+    # ---- guarantee calls (SPEC §5.7, v2) ----
+
+    def on_guarantee_call(self, event: dict) -> None:
+        on, target = date.fromisoformat(event["date"]), event["obligation"]
+        version = self.cal.version_for_date(on)
+        guarantee = version.guarantee
+        debt = next(entry for entry in self.entries if entry["id"] == target)
+        assert guarantee and debt["kind"] == "debt_service" and target not in self.called, f"{target} cannot be called"
+        assert on >= date.fromisoformat(debt["due"]) + timedelta(days=guarantee.cure_days), f"{target} is not in default"
+        owed = self.outstanding(target)
+        assert owed > 0, f"{target} has nothing outstanding"
+        uncapped = self.rnd(owed * guarantee.covers)
+        amount = uncapped if guarantee.cap is None else min(uncapped, max(ZERO, guarantee.cap - self.calls))
+        assert amount > 0, "the call covers nothing"
+        self.called.add(target)
+        self.calls += amount
+        base = f"{self.agr.id}/call/{event['id']}"
+        self.record(base, "guarantee_call", None, on, on + timedelta(days=version.payment_terms_days), amount, G2L,
+                    uncapped=uncapped if amount != uncapped else None, obligation=target)
+        self.record(f"{base}/discharge", "discharge", None, on, None, -amount, P2L, obligation=target)
+        self.record(f"{base}/reimbursement", "reimbursement", None, on, on + timedelta(days=guarantee.reimbursement_days),
+                    amount, P2G, obligation=target)
 
     # ---- warrants (SPEC §5.6) ----
 
@@ -631,9 +741,13 @@ class Books:
             covered = version.threshold * a - s if version.covers == "shortfall" else a - s
             return self.rnd(covered * version.rates[pool.gpu_model])
         r, _ = self.inputs(period, None)
+        floor = self.cal.scheduled(version.floor, period) if version.floor else None
+        if key[1] == "revenue_top_up":
+            return self.rnd(floor - r) if r < floor else ZERO
         year = self.cal.contract_year(self.cal.bounds(period)[0])
         rate = [rate for from_year, rate in version.steps if from_year <= year][-1]
-        return self.rnd(r * rate) if r > 0 else ZERO
+        base = r - floor if version.above_floor else r
+        return self.rnd(base * rate) if base > 0 else ZERO
 
     def issue_change(self, key, version, on, due, cap, entry_id, kind, of=None) -> None:
         new = self.target(key, version)
@@ -642,30 +756,40 @@ class Books:
             return
         amount = d
         if key[1] == "lease_back":
-            room = None if cap is None else max(ZERO, cap - self.issued)
-            if d > 0 and room is not None:
-                amount = min(d, room)
-            elif d < 0:
-                amount = min(ZERO, max(d, self.entitlement + d - self.issued))
+            amount = self.capped(d, cap, self.entitlement, self.issued)
             self.entitlement += d
             self.issued += amount
+        elif key[1] == "revenue_top_up":  # its own cap and sums: the two caps never share a cent
+            amount = self.capped(d, cap, self.top_up_entitlement, self.top_up_issued)
+            self.top_up_entitlement += d
+            self.top_up_issued += amount
         self.last_target[key] = new
         adjusts = self.first_entry.get(key) if kind == "adjustment" else None
         self.first_entry.setdefault(key, entry_id)
-        direction = G2P if key[1] == "lease_back" else P2G
+        direction = P2G if key[1] == "revenue_share" else G2P
         self.record(entry_id, kind, key[0], on, due, amount, direction,
                     uncapped=d if amount != d else None, of=of, adjusts=adjusts)
 
-    def issue_adjustments(self, on: date, due: date, cap: Fraction | None, cause: str) -> None:
+    @staticmethod
+    def capped(d: Fraction, cap: Fraction | None, entitlement: Fraction, issued: Fraction) -> Fraction:
+        """A change d as the cap lets it be issued (SPEC §5.3)."""
+        if d > 0:
+            return d if cap is None else min(d, max(ZERO, cap - issued))
+        return min(ZERO, max(d, entitlement + d - issued))
+
+    def issue_adjustments(self, on: date, due: date, cap: Fraction | None, top_up_cap: Fraction | None,
+                          cause: str) -> None:
         for period in sorted(self.restated, key=lambda p: self.cal.bounds(p)[0]):
             version = self.cal.version_for_period(period)
-            keys = [(period, "lease_back", p.id) for p in version.pools]
+            keys = [(period, "lease_back", p.id) for p in version.pools] if version.rates else []
+            keys += [(period, "revenue_top_up")] if version.floor else []
             keys += [(period, "revenue_share")] if version.steps else []
             for key in keys:
                 n = self.adjustments.get(key, 0) + 1
                 base = f"{self.agr.id}/{period}/{key[1]}" + (f"/{key[2]}" if len(key) == 3 else "")
                 before = len(self.entries)
-                self.issue_change(key, version, on, due, cap, f"{base}/adj{n}", "adjustment", of=key[1])
+                self.issue_change(key, version, on, due, top_up_cap if key[1] == "revenue_top_up" else cap,
+                                  f"{base}/adj{n}", "adjustment", of=key[1])
                 if len(self.entries) > before:
                     self.adjustments[key] = n
         self.restated.clear()
@@ -692,6 +816,8 @@ class Books:
             self.credit[direction] -= used
             entry["credit_applied"] = used
             self.open[entry_id] = ob
+        elif kind == "discharge":  # applied to its own debt service alone (SPEC §5.7)
+            self.open[extra["obligation"]].outstanding += amount
         elif amount < 0:  # a credit: applied at once to open obligations of its direction
             rest = -amount
             for ob in self.ordered(direction):
@@ -724,11 +850,12 @@ class Pay:
     """
 
     on: date
-    payer: str  # "provider" or "guarantor"
+    payer: str  # "provider", "guarantor" or (v2) "lender"
     amount: Callable[[Books], Fraction | None]
     applies_to: str | None = None
     meta: dict | None = None
     tag: str | None = None  # lets a Resend name this payment before its id is known
+    payee: str | None = None  # by default the other of provider and guarantor
 
 
 @dataclass(frozen=True)
@@ -793,11 +920,13 @@ def replay(timeline: Timeline) -> tuple[list[tuple[datetime, int, str]], Books]:
             event_id = f"{timeline.agr.id}:pay:{item.on.isoformat()}:{payments:03d}"
             if item.tag:
                 tags[item.tag] = event_id
-            parties = {"provider": timeline.agr.provider, "guarantor": timeline.agr.guarantor}
+            parties = {"provider": timeline.agr.provider, "guarantor": timeline.agr.guarantor,
+                       "lender": timeline.agr.lender}
+            payee = item.payee or ("guarantor" if item.payer == "provider" else "provider")
             item = {
                 "id": event_id,
                 "type": "payment", "agreement": timeline.agr.id,
-                "payer": parties[item.payer], "payee": parties["guarantor" if item.payer == "provider" else "provider"],
+                "payer": parties[item.payer], "payee": parties[payee],
                 "amount": money(amount), "currency": timeline.agr.currency, "date": item.on.isoformat(),
                 **({"applies_to": item.applies_to} if item.applies_to else {}),
                 **({"meta": item.meta} if item.meta else {}),
@@ -1437,7 +1566,104 @@ class Exercise:
 # --------------------------------------------------------------------------------------
 
 
-SCENARIOS = (gb300_monthly, residual_quarterly, amended_h200, warrants_milestones)
+# --------------------------------------------------------------------------------------
+# Scenario 5 (v2): floor-partnership.
+# --------------------------------------------------------------------------------------
+
+
+def floor_partnership() -> Timeline:
+    """Five quarters (2026-Q1 to 2027-Q1) of a take-or-pay partnership.
+
+    Revenue starts below the 45 million floor (the guarantor tops it up) and grows past it
+    (the provider shares 25 % of what is above it). Exercises: revenue top-ups, the revenue
+    share on the base above the floor, a correction of a closed quarter that lowers a top-up
+    (a credit the guarantor keeps as unapplied credit), a late top-up payment with late
+    interest, an instalment payment of the share, and the contract-year-2 floor in 2027-Q1.
+    """
+    agr = FLOOR_PARTNERSHIP
+    tl = Timeline(agr)
+    monthly_revenue = {
+        "2026-Q1": ("9500000.00", "10000000.00", "10500000.00"), "2026-Q2": ("13000000.00", "14000000.00", "15000000.00"),
+        "2026-Q3": ("16000000.00", "17500000.00", "18500000.00"), "2026-Q4": ("19000000.00", "20500000.00", "21500000.00"),
+        "2027-Q1": ("18000000.00", "19500000.00", "20500000.00"),
+    }
+    lines: dict[str, dict] = {}
+    for quarter, amounts in monthly_revenue.items():
+        start = Calendar(agr).bounds(quarter)[0]
+        for n, amount in enumerate(amounts):
+            month = add_months(start, n)
+            sent = at(add_months(month, 1) + timedelta(days=2), 9)  # invoiced on the 3rd of the next month
+            lines[month.strftime("%Y-%m")] = tl.event(sent, "revenue", f"{agr.id}:rev:{month:%Y-%m}",
+                                                       period=quarter, amount=amount, currency=agr.currency)
+        end = Calendar(agr).bounds(quarter)[1]
+        tl.event(at(end + timedelta(days=5), 10), "close", f"{agr.id}:close:{quarter}", period=quarter)
+    # June's invoice is restated after Q2 closed: Q2's revenue rises and its top-up falls.
+    tl.event(at(date(2026, 7, 20), 11), "correction", f"{agr.id}:corr:0001", meta={"reason": "credit note reversed"},
+             corrects=lines["2026-06"]["id"], replacement=replacement_of(lines["2026-06"], amount="16200000.00"))
+    q1, q2 = f"{agr.id}/2026-Q1/revenue_top_up", f"{agr.id}/2026-Q2/revenue_top_up"
+    tl.add(at(date(2026, 5, 15), 15), Pay(date(2026, 5, 15), "guarantor", exactly(q1), applies_to=q1))
+    tl.add(at(date(2026, 8, 28), 15), Pay(date(2026, 8, 28), "guarantor", exactly(q2), applies_to=q2))  # 13 days late
+    tl.add(at(date(2026, 9, 15), 15), Pay(date(2026, 9, 15), "guarantor", bill(G2P)))  # the late interest
+    q3, q4 = f"{agr.id}/2026-Q3/revenue_share", f"{agr.id}/2026-Q4/revenue_share"
+    tl.add(at(date(2026, 11, 14), 15), Pay(date(2026, 11, 14), "provider", exactly(q3)))
+    tl.add(at(date(2027, 2, 10), 15), Pay(date(2027, 2, 10), "provider", fixed("2000000.00")))
+    tl.add(at(date(2027, 3, 1), 15), Pay(date(2027, 3, 1), "provider", exactly(q4), applies_to=q4))  # 14 days late
+    return tl
+
+
+# --------------------------------------------------------------------------------------
+# Scenario 6 (v2): dc-guarantee.
+# --------------------------------------------------------------------------------------
+
+
+def dc_guarantee() -> Timeline:
+    """Thirteen months (2026-01 to 2027-01) of a guaranteed debt service.
+
+    The provider pays its lender on time until May, when it pays part; it misses June to
+    August. Thirty days after each default the lender calls the guarantor, who pays the
+    covered 90 % (one call late, with interest) and is owed it back; the fourth call meets
+    the 6 million cap. The provider reimburses the guarantor, partly late (interest on the
+    guarantee's own terms, 11 %), and settles the rest of what it owed the lender late (8 %
+    ACT/360). January 2027 is contract year 2: the debt service steps up.
+    """
+    agr = DC_GUARANTEE
+    cal = Calendar(agr)
+    tl = Timeline(agr)
+    months = [f"2026-{m:02d}" for m in range(1, 13)] + ["2027-01"]
+    for month in months:
+        end = cal.bounds(month)[1]
+        tl.event(at(end + timedelta(days=1), 6), "close", f"{agr.id}:close:{month}", period=month)
+
+    def service(month: str) -> str:
+        return f"{agr.id}/{month}/debt_service"
+
+    for month in ("2026-01", "2026-02", "2026-03", "2026-04", "2026-09", "2026-10", "2026-11", "2026-12"):
+        due = cal.due(month)
+        tl.add(at(due, 14), Pay(due, "provider", exactly(service(month)), applies_to=service(month), payee="lender"))
+    may_due = cal.due("2026-05")
+    tl.add(at(may_due, 14), Pay(may_due, "provider", fixed("1000000.00"), applies_to=service("2026-05"), payee="lender"))
+    # The lender calls each defaulted amount once its cure period (30 days) has run.
+    calls = {"2026-05": date(2026, 7, 20), "2026-06": date(2026, 8, 17), "2026-07": date(2026, 9, 15),
+             "2026-08": date(2026, 10, 16)}
+    for n, (month, day) in enumerate(calls.items(), start=1):
+        tl.event(at(day, 10), "guarantee_call", f"{agr.id}:call:{n}", date=day.isoformat(), obligation=service(month))
+    call = lambda n: f"{agr.id}/call/{agr.id}:call:{n}"  # noqa: E731
+    for n, day in ((1, date(2026, 8, 4)), (2, date(2026, 9, 1)), (3, date(2026, 10, 5)), (4, date(2026, 10, 31))):
+        tl.add(at(day, 16), Pay(day, "guarantor", exactly(call(n)), applies_to=call(n), payee="lender"))
+    reimbursed = lambda n: f"{call(n)}/reimbursement"  # noqa: E731
+    tl.add(at(date(2026, 9, 18), 15), Pay(date(2026, 9, 18), "provider", exactly(reimbursed(1)), applies_to=reimbursed(1)))
+    tl.add(at(date(2026, 11, 5), 15), Pay(date(2026, 11, 5), "provider", exactly(reimbursed(2)), applies_to=reimbursed(2)))
+    tl.add(at(date(2026, 12, 15), 15), Pay(date(2026, 12, 15), "provider", bill(P2G)))
+    # What the guarantee did not cover, and the interest on it, settled late.
+    tl.add(at(date(2026, 11, 16), 16), Pay(date(2026, 11, 16), "provider", bill(P2L, due_by=date(2026, 9, 15)),
+                                           payee="lender"))
+    tl.add(at(date(2027, 1, 4), 16), Pay(date(2027, 1, 4), "provider", bill(P2L, due_by=date(2026, 12, 31)),
+                                         payee="lender"))
+    return tl
+
+
+SCENARIOS = (gb300_monthly, residual_quarterly, amended_h200, warrants_milestones, floor_partnership,
+             dc_guarantee)
 
 
 def describe(entry: dict) -> str:
@@ -1471,7 +1697,7 @@ def main(argv: list[str]) -> int:
             for entry in books.entries:
                 print("  ", entry["seq"], entry["id"], entry["kind"], entry["date"], entry["due"], entry["amount"],
                       describe(entry))
-    # all.jsonl: the three logs interleaved by the instant each line was sent; each
+    # all.jsonl: the logs interleaved by the instant each line was sent; each
     # agreement keeps its own order, which is all that its replay depends on.
     merged.sort(key=lambda m: (m[0], m[1], m[2]))
     (OUT_DIR / "all.jsonl").write_text("".join(m[3] + "\n" for m in merged), encoding="utf-8", newline="\n")

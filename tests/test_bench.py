@@ -24,3 +24,17 @@ def test_the_benchmark_log_replays_cleanly_and_the_same_every_time(tmp_path):
 @pytest.mark.slow
 def test_the_memory_measurement_runs_in_a_fresh_process():
     assert bench.peak_rss_mib(2000, 1, 2, bench.units_for(2000)) > 0
+
+
+def test_the_snapshot_measurement_restores_what_it_took(tmp_path):
+    units = bench.units_for(3000)
+    bench.write_agreement(tmp_path / "contracts", units, None, bench.years_for(3000, units))
+    bench.generate(tmp_path / "log.jsonl", 3000, seed=3, units=units)
+    inputs, replayed, size, taken, restored = bench.snapshot_costs(tmp_path / "contracts", tmp_path / "log.jsonl", runs=1)
+    assert 2500 < inputs <= 3000 and 0 < size < 100 * inputs and min(replayed, taken, restored) > 0
+
+
+@pytest.mark.slow
+def test_the_v2_twin_of_the_benchmark_agreement_replays_the_log_cleanly(capsys):
+    assert bench.main(["--events", "3000", "--runs", "1", "--v2"]) == 0
+    assert "v2 agreement (revenue floor, guaranteed debt service)" in capsys.readouterr().out

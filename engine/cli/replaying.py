@@ -23,9 +23,26 @@ from engine.replay import Engine, parallel
 def run_replay(args: argparse.Namespace) -> int:
     """`backstop replay`: the log through the engine, outputs written whole or not at all."""
     agreements = load_agreements(args.contracts)
+    if getattr(args, "scheduler", None) is not None:  # by agreement on a Dask cluster
+        return _run_on_scheduler(args, agreements)
     if getattr(args, "workers", 1) > 1:  # parallel by agreement; it falls back to one process when it must
         return _run_parallel_replay(args, agreements)
     return _run_single_replay(args, agreements)
+
+
+def _run_on_scheduler(args: argparse.Namespace, agreements) -> int:
+    """`--scheduler ADDRESS`: the parallel replay with the cluster's workers in place of local
+    processes (one group of agreements per worker, or per `--workers` if more)."""
+    try:
+        from engine.simulate.executors import SchedulerError, executor_for
+    except ImportError as error:
+        raise UsageFailure(f"--scheduler: {error}") from None
+    try:
+        executor = executor_for(args.scheduler)
+    except (SchedulerError, ImportError) as error:
+        raise UsageFailure(str(error)) from None
+    with executor:
+        return _run_parallel_replay(args, agreements, workers=max(args.workers, executor.workers), executor=executor)
 
 
 def _run_single_replay(args: argparse.Namespace, agreements) -> int:
@@ -61,8 +78,9 @@ def _run_single_replay(args: argparse.Namespace, agreements) -> int:
     return EXIT_REJECTED if summary["rejected"] else EXIT_OK
 
 
-def _run_parallel_replay(args: argparse.Namespace, agreements) -> int:
-    """`--workers N`: the same outputs, standard output and exit status as one process."""
+def _run_parallel_replay(args: argparse.Namespace, agreements, *, workers: int | None = None, executor=None) -> int:
+    """`--workers N` (or `--scheduler`): the same outputs, standard output and exit status as one process."""
+    workers = workers or args.workers
     started = time.perf_counter()
     parallel.last_run.clear()
     with ExitStack() as stack:
@@ -82,9 +100,13 @@ def _run_parallel_replay(args: argparse.Namespace, agreements) -> int:
             try:
                 if size is None:
                     size = _spool(events or sys.stdin.buffer, path)
-                summary, fallback = parallel.replay_in_parallel(
-                    path, size, agreements, args.workers, work, args.close_through, ledger, rejected
-                )
+                if executor is not None and not executor.sees([path, work]):
+                    summary, fallback = None, f"the workers of {executor.description} cannot see {path} and {work}"
+                else:
+                    summary, fallback = parallel.replay_in_parallel(
+                        path, size, agreements, workers, work, args.close_through, ledger, rejected,
+                        executor.run_jobs if executor is not None else None,
+                    )
                 if summary is not None and summary_file is not None:
                     summary_file.write(summary_bytes(summary))
             except OSError as error:
@@ -94,11 +116,16 @@ def _run_parallel_replay(args: argparse.Namespace, agreements) -> int:
         if fallback is not None:
             # Nothing was written: the outputs above are discarded, the ordinary replay writes its own.
             parallel.last_run.update(mode="fallback", reason=fallback)
-            _note(f"--workers {args.workers}: replaying in one process ({fallback})")
+            _note(f"{_option(args)}: replaying in one process ({fallback})")
             return _run_single_replay(argparse.Namespace(**{**vars(args), "events": path}), agreements)
     parallel.last_run.update(mode="parallel", total=time.perf_counter() - started)
     print(render_summary(summary))
     return EXIT_REJECTED if summary["rejected"] else EXIT_OK
+
+
+def _option(args: argparse.Namespace) -> str:
+    scheduler = getattr(args, "scheduler", None)
+    return f"--scheduler {scheduler}" if scheduler is not None else f"--workers {args.workers}"
 
 
 def _spool(source: BinaryIO, path: str) -> int:

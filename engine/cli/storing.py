@@ -1,4 +1,4 @@
-"""`backstop ingest`, `close`, `export` and `status`: the command line of a durable store.
+"""`backstop ingest`, `close`, `export --store` and `status`: the command line of a durable store.
 
 The store (`engine.stores`) does the work; this module parses arguments, opens the event
 files, shows progress and prints what happened. A store's failures (busy, a changed source,
@@ -22,10 +22,8 @@ from engine.stores.base import BATCH_LINES, WAIT_SECONDS
 _REJECTED_SHOWN = 20
 
 
-def add_store_parsers(commands, date_argument, positive_int) -> argparse.ArgumentParser:
-    """The parsers of `ingest`, `close`, `export` and `status`. Returns the `export` parser:
-    its own options are the store form (`export --store URL --ledger F …`); formats of a
-    ledger file attach to it as sub-commands (`export FORMAT …`) and leave `--store` unset."""
+def add_store_parsers(commands, date_argument, positive_int) -> None:
+    """The parsers of `ingest`, `close` and `status`."""
 
     def store_option(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
         parser.add_argument("--store", required=required, metavar="URL",
@@ -55,17 +53,25 @@ def add_store_parsers(commands, date_argument, positive_int) -> argparse.Argumen
     close.add_argument("--through", type=date_argument, required=True, metavar="DATE")
     wait_option(close)
 
-    export = commands.add_parser(
-        "export", help="write a store's ledger, summary and rejected lines, as `backstop replay` writes them")
-    store_option(export, required=False)
-    export.add_argument("--ledger", metavar="FILE", help="write the ledger (JSON Lines) here")
-    export.add_argument("--summary", metavar="FILE", help="write the JSON summary here")
-    export.add_argument("--rejected", metavar="FILE", help="write every rejected line here, byte for byte")
-
     status = commands.add_parser("status", help="what a store holds: lines, agreements, documents, sources")
     store_option(status)
     status.add_argument("--json", action="store_true", help="print it as JSON")
-    return export
+
+
+def add_store_export_options(export: argparse.ArgumentParser) -> None:
+    """The options of `backstop export --store URL --ledger F …`, on the `export` parser itself;
+    the forms of a ledger file (`export csv LEDGER …`) are its sub-commands."""
+    export.add_argument("--store", metavar="URL", help="export from this store (sqlite:///FILE, a plain path, "
+                                                       "or postgresql://…)")
+    export.add_argument("--ledger", dest="ledger_file", metavar="FILE", help="write the store's ledger here")
+    export.add_argument("--summary", dest="summary_file", metavar="FILE", help="write the store's JSON summary here")
+    export.add_argument("--rejected", dest="rejected_file", metavar="FILE",
+                        help="write every line the store rejected here, byte for byte")
+
+
+def store_export_given(args: argparse.Namespace) -> bool:
+    """Whether any option of a store's export was given."""
+    return any(getattr(args, name) is not None for name in ("store", "ledger_file", "summary_file", "rejected_file"))
 
 
 def run_ingest(args: argparse.Namespace) -> int:
@@ -111,15 +117,16 @@ def run_close(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def run_export(args: argparse.Namespace) -> int:
+def run_store_export(args: argparse.Namespace) -> int:
     """`backstop export --store URL`: every output written whole, from one snapshot of the store."""
     if args.store is None:
-        raise UsageFailure("export needs --store URL (and --ledger, --summary or --rejected FILE)")
+        raise UsageFailure("export needs --store URL (with --ledger, --summary or --rejected FILE), "
+                           "or a form: backstop export {beancount,parquet,csv} LEDGER …")
     with _opened(args.store, create=False) as store, ExitStack() as stack:
         outputs = Outputs(stack)
-        ledger = outputs.open(args.ledger)
-        summary_file = outputs.open(args.summary)
-        rejected = outputs.open(args.rejected)
+        ledger = outputs.open(args.ledger_file)
+        summary_file = outputs.open(args.summary_file)
+        rejected = outputs.open(args.rejected_file)
         try:
             summary = store.export(ledger=ledger, rejected=rejected)
             if summary_file is not None:

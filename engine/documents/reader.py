@@ -455,20 +455,22 @@ class _TreeBuilder:
 # The stage
 
 
-def read_version_file(data: bytes, file: str) -> ReadDocument:
+def read_version_file(data: bytes, file: str, *, example: str = "schema: backstop/v1") -> ReadDocument:
     """Read one version file's bytes exactly; `file` names it in errors and picks the format.
 
     Pure: the caller reads the bytes (and hashes them), so this never touches the disk.
+    `example` is the first line of such a file, for the message about a file that is not a
+    mapping (other files read the same way, such as a simulation model, give their own).
     """
     text, error = _decoded(data, file)
     if error is None:
         root, error = _composed(text, file)
     if error is None and root is None:
-        message = "the file is empty; expected a mapping like `schema: backstop/v1`"
+        message = f"the file is empty; expected a mapping like `{example}`"
         error = DocumentError(file, None, None, "", message)
     if error is None and not isinstance(root, MappingNode):
         line, column = _position(root)
-        message = "the top level must be a mapping of fields like `schema: backstop/v1`"
+        message = f"the top level must be a mapping of fields like `{example}`"
         error = DocumentError(file, line, column, "", message)
     if error is not None:
         return ReadDocument(None, {}, {}, frozenset(), (error,))

@@ -49,13 +49,21 @@ def validate_document(
     tree: Mapping[str, Any], where: Located, invalid_paths: frozenset[FieldPath] = frozenset()
 ) -> tuple[AgreementDocument | None, list[DocumentError]]:
     """The document of a read tree, or None with its errors; `invalid_paths` were reported already."""
+    return validate_tree(AgreementDocument, tree, where, invalid_paths)
+
+
+def validate_tree(
+    model: type[BaseModel], tree: Mapping[str, Any], where: Located, invalid_paths: frozenset[FieldPath] = frozenset()
+) -> tuple[Any, list[DocumentError]]:
+    """`validate_document` for another file read the same way (a simulation model): the
+    `model` of a read tree, or None with its errors located and explained alike."""
     try:
-        return AgreementDocument.model_validate(tree), []
+        return model.model_validate(tree), []
     except ValidationError as exc:
         errors = [
             where.error(path, message, at_key=at_key)
             for error in exc.errors(include_url=False)
-            for path, message, at_key in _explained(error)
+            for path, message, at_key in _explained(error, model)
             if not _under(path, invalid_paths)
         ]
         return None, errors
@@ -69,9 +77,9 @@ def _under(path: FieldPath, invalid_paths: frozenset[FieldPath]) -> bool:
 # Messages
 
 
-def _explained(error: Mapping[str, Any]) -> Iterator[tuple[FieldPath, str, bool]]:
+def _explained(error: Mapping[str, Any], root: type[BaseModel]) -> Iterator[tuple[FieldPath, str, bool]]:
     """(field path, message, whether to point at the key) for one pydantic error; maybe none."""
-    path, owner, is_key = _field_path(error["loc"])
+    path, owner, is_key = _field_path(error["loc"], root)
     kind = error["type"]
     ctx = error.get("ctx") or {}
     if kind == "value_error" and isinstance(ctx.get("error"), RuleError):
@@ -148,14 +156,14 @@ _EXPLAIN: dict[str, Callable[[Mapping[str, Any], type[BaseModel] | None], str]] 
 # Locations
 
 
-def _field_path(loc: tuple) -> tuple[FieldPath, type[BaseModel] | None, bool]:
+def _field_path(loc: tuple, root: type[BaseModel]) -> tuple[FieldPath, type[BaseModel] | None, bool]:
     """A pydantic location as a document field path, the model owning its last field, and
     whether it names a map key (`[key]`).
 
     The location is walked along the model's types, which tells a union tag (not a field:
     dropped) from a field and names the model whose fields an unknown field is compared to.
     """
-    annotation: Any = AgreementDocument
+    annotation: Any = root
     path: list[str | int] = []
     owner: type[BaseModel] | None = None
     for segment in loc:

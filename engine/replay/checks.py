@@ -2,7 +2,9 @@
 
 What could the guarantee cost at most? Can one period exhaust the cap? Do any terms never
 take effect? Each answer is computed from the documents alone, exactly, per SPEC §5.3's
-formulas with every pool idle all period long (sold 0): the guarantor's worst case.
+formulas in the guarantor's worst case: every pool idle all period long (sold 0) for the
+lease-back; (v2) no revenue at all for the revenue floor's top-ups; and every debt-service
+amount defaulted and called for the guarantee (§5.7: the call covers `covers` of it).
 """
 
 from __future__ import annotations
@@ -10,10 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from fractions import Fraction
 
 from engine.calendar import contract_year
 from engine.documents.model import AllOf, AnyOf, LeaseBackTotalAtLeast, OnOrAfter, VwapAtLeast
-from engine.numbers import EXACT, ZERO, format_amount
+from engine.numbers import EXACT, ZERO, format_amount, round_fraction
 from engine.replay.rules import lease_back_target
 from engine.replay.terms import AgreementTerms
 
@@ -45,10 +48,47 @@ def worst_case_by_period(terms: AgreementTerms) -> list[tuple[str, int, Decimal]
     return rows
 
 
+def worst_top_ups_by_period(terms: AgreementTerms) -> list[tuple[str, int, Decimal]]:
+    """(v2) (period id, contract year, the top-up of the period with no revenue at all): the
+    whole scheduled floor, rounded; 0 where the governing version has no revenue floor."""
+    rows = []
+    for period in terms.periods:
+        floor = terms.version_for_period(period).document.revenue_floor
+        top_up = ZERO
+        if floor is not None:
+            top_up = round_fraction(terms.scheduled_amount(floor.steps, period).value, terms.places, terms.mode)
+        rows.append((period.id, contract_year(terms.first.term.start, period.start), top_up))
+    return rows
+
+
+def worst_calls_by_period(terms: AgreementTerms) -> list[tuple[str, int, Decimal]]:
+    """(v2) (period id, contract year, the call on the period's debt service when none of it
+    is paid): round(round(scheduled amount) × covers), `covers` of the version governing the
+    period; 0 where it has no guarantee."""
+    rows = []
+    for period in terms.periods:
+        guarantee = terms.version_for_period(period).document.guarantee
+        call = ZERO
+        if guarantee is not None:
+            scheduled = terms.scheduled_amount(guarantee.debt_service, period).value
+            owed = round_fraction(scheduled, terms.places, terms.mode)
+            call = round_fraction(Fraction(owed) * Fraction(guarantee.covers), terms.places, terms.mode)
+        rows.append((period.id, contract_year(terms.first.term.start, period.start), call))
+    return rows
+
+
 def static_findings(terms: AgreementTerms) -> list[Finding]:
     """Every static finding for one agreement, in a stable order."""
     findings: list[Finding] = []
     findings += _exposure_findings(terms)
+    findings += _capped_findings(
+        terms, worst_top_ups_by_period(terms), "top-ups", "no revenue at all",
+        [terms.top_up_cap_in_force(version) for version in terms.versions], "top-up cap",
+    )
+    findings += _capped_findings(
+        terms, worst_calls_by_period(terms), "guarantee calls", "every debt-service amount defaulted",
+        [_guarantee_cap(version) for version in terms.versions], "guarantee's cap",
+    )
     findings += _step_findings(terms)
     findings += _tranche_findings(terms)
     findings += _idle_version_findings(terms)
@@ -83,6 +123,45 @@ def _exposure_findings(terms: AgreementTerms) -> list[Finding]:
             more = f", and {len(exhausting) - 1} more" if len(exhausting) > 1 else ""
             findings.append(Finding(terms.id, "warning", f"the cap {_money(terms, cap)} can be exhausted by a single "
                                                           f"period ({exhausting[0]}{more})"))
+    return findings
+
+
+def _guarantee_cap(version) -> Decimal | None:
+    guarantee = version.document.guarantee
+    return None if guarantee is None else guarantee.cap
+
+
+def _capped_findings(terms: AgreementTerms, rows: list[tuple[str, int, Decimal]], what: str, when: str,
+                     caps: list[Decimal | None], cap_name: str) -> list[Finding]:
+    """(v2) The worst case of one capped exposure, per contract year and over the term, and
+    when at worst it reaches each cap in force (the lease-back's has its own findings)."""
+    if not any(total for _, _, total in rows):
+        return []
+    by_year: dict[int, Decimal] = {}
+    for _, year, total in rows:
+        by_year[year] = EXACT.add(by_year.get(year, ZERO), total)
+    findings = [Finding(terms.id, "note", f"contract year {year}: {what} at most {_money(terms, total)} ({when})")
+                for year, total in sorted(by_year.items())]
+    over_term = sum((total for _, _, total in rows), ZERO)
+    findings.append(Finding(terms.id, "note", f"over the term: {what} at most {_money(terms, over_term)} ({when})"))
+    for cap in dict.fromkeys(cap for cap in caps if cap is not None):
+        cumulative, reached = ZERO, None
+        for period, year, total in rows:
+            cumulative = EXACT.add(cumulative, total)
+            if cumulative >= cap:
+                reached = (period, year)
+                break
+        if reached is None:
+            message = f"the {cap_name} {_money(terms, cap)} can never bind: {what} can reach at most {_money(terms, over_term)}"
+        else:
+            message = (f"the {cap_name} {_money(terms, cap)} is reached at worst in period {reached[0]} "
+                       f"(contract year {reached[1]}), with {when}")
+        findings.append(Finding(terms.id, "note", message))
+        exhausting = [period for period, _, total in rows if total >= cap]
+        if exhausting:
+            more = f", and {len(exhausting) - 1} more" if len(exhausting) > 1 else ""
+            findings.append(Finding(terms.id, "warning", f"the {cap_name} {_money(terms, cap)} can be exhausted by a "
+                                                          f"single period ({exhausting[0]}{more})"))
     return findings
 
 

@@ -88,11 +88,14 @@ class IdRecord(NamedTuple):
 
 # order, line, first period, period (NO_PERIOD once voided), latest period, agreement, pool, flags, span
 _HEAD = struct.Struct("<qqiiiHHBI")
+INPUT_HEAD = _HEAD  # a record's head, as a snapshot's reader checks it
 _ORDER = struct.Struct("<q")
 _PERIOD_MAX = struct.Struct("<i")
 _AGREEMENT = struct.Struct("<H")
 _PERIOD_MAX_AT, _AGREEMENT_AT = 8 + 8 + 4 + 4, 8 + 8 + 4 + 4 + 4
 _REVENUE_FLAG, _FINGERPRINTED_FLAG = 1, 2
+#: The flags of a record: a plain utilization line's, any other utilization event's, a revenue event's.
+PLAIN_FLAGS, UTILIZATION_FLAGS, REVENUE_FLAGS = 0, _FINGERPRINTED_FLAG, _FINGERPRINTED_FLAG | _REVENUE_FLAG
 
 
 class Input(NamedTuple):

@@ -35,9 +35,11 @@ instead (the caller's, told by `replay_in_parallel`), so the output is the same 
 faster: when an id crosses agreements (or an id of a line routed nowhere is also used by an
 agreement's line), when fewer than two agreements have lines, when a line is over 1 MiB
 (the single path writes such lines whole to `--rejected` as they stream by), and when a
-worker fails. Standard input (`-`), like any events path that is not a regular file (a pipe,
-`/dev/stdin`), cannot be read twice: it is first copied to a temporary file, which both
-passes (or the fallback) then read.
+worker fails. A worker (or the routing engine) that meets an internal error fails quietly
+(`WorkerFailed`), so that the replay in one process stops at the first line of the log where
+it happens, as it always would. Standard input (`-`), like any events path that is not a regular file (a
+pipe, `/dev/stdin`), cannot be read twice: it is first copied to a temporary file, which
+both passes (or the fallback) then read.
 """
 
 from __future__ import annotations
@@ -53,16 +55,24 @@ from array import array
 from collections import Counter
 from datetime import date
 from operator import itemgetter
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Callable, Iterator
 
 import orjson
 
 from engine.events.reader import iter_lines, parse_line
 from engine.replay.lane import COMPILED
-from engine.replay.engine import Engine
+from engine.replay.engine import Engine, InternalError
 
 #: Lines longer than this (SPEC §4: 1 MiB without the line end) make the replay fall back.
 LINE_BYTES_MAX = 1_048_576
+
+#: The exit status of a worker process that met an `InternalError` (it prints nothing).
+WORKER_INTERNAL_ERROR = 3
+
+
+class WorkerFailed(Exception):
+    """A worker met an `InternalError`: the replay falls back to one process, which names the
+    line. A plain exception, so that a cluster can send it back whatever the original was."""
 
 #: What the last parallel replay did, for `benchmarks.bench` and the curious: "mode" ("parallel"
 #: or "fallback"), "reason" (of a fallback), and seconds spent in each stage.
@@ -71,21 +81,25 @@ last_run: dict = {}
 
 def replay_in_parallel(
     path: str, size: int, agreements, workers: int, work: str, close_through: date | None,
-    ledger: BinaryIO | None, rejected: BinaryIO | None,
+    ledger: BinaryIO | None, rejected: BinaryIO | None, run_jobs: Callable[[list], bool] | None = None,
 ) -> tuple[dict | None, str | None]:
     """Replay the first `size` bytes of the log at `path` by agreement in up to `workers`
     processes, with scratch files in the folder `work`.
 
     Returns (summary, None) after writing the ledger and the rejected lines in exactly the
     bytes one process writes; or (None, reason), having written nothing, when the ordinary
-    replay must run instead (see the module's docstring).
+    replay must run instead (see the module's docstring). `run_jobs` runs the replay's
+    workers, given as (name, function, arguments), and says whether all succeeded; by default
+    `run_in_processes`, one local process each (a Dask cluster's, from `engine.simulate`, is
+    another: the workers then run wherever the cluster puts them, and must see `path` and `work`).
     """
     routing = time.perf_counter()
     plan = _route(path, size, agreements, workers, work)
     last_run["pass1"] = time.perf_counter() - routing
     if plan.fallback is not None:
         return None, plan.fallback
-    results = _run_workers(plan, path, agreements, work, close_through, ledger is not None, rejected is not None)
+    results = _run_workers(plan, path, agreements, work, close_through, ledger is not None, rejected is not None,
+                           run_jobs or run_in_processes)
     if results is None:
         return None, "a worker failed"
     merging = time.perf_counter()
@@ -169,7 +183,12 @@ def _route(path: str, size: int, agreements, workers: int, work: str) -> _Plan:
     with open(plan.parent_records, "wb") as records:
         for result in results:
             for number, raw in _read_records(result["strays"]):
-                _write_outcome(records, plan.parent.feed_line(raw, offset + number), True, True)
+                try:
+                    outcome = plan.parent.feed_line(raw, offset + number)
+                except InternalError:
+                    plan.fallback = "an internal error"  # one process meets it too, at the first such line of the log
+                    return plan
+                _write_outcome(records, outcome, True, True)
             offset += result["newlines"]
     return plan
 
@@ -393,13 +412,18 @@ def _worker(path: str, limit: int, agreements, mine: bytes, route: array, record
         keep = route.tobytes().translate(mine.ljust(256, b"\0"))
     else:
         keep = bytes(mine[owner] for owner in route)
-    with _open_range(path, 0, limit) as stream, open(records_path, "wb") as records:
-        for outcome in engine.feed_numbered(iter_lines(stream, keep=keep)):  # only the lines that issued entries or were rejected
-            _write_outcome(records, outcome, want_entries, want_raw)
     closing: dict[str, list[bytes]] = {}
-    if close_through is not None:
-        for entry in engine.close_through(close_through):
-            closing.setdefault(entry.agreement, []).append(entry.line)
+    try:
+        with _open_range(path, 0, limit) as stream, open(records_path, "wb") as records:
+            for outcome in engine.feed_numbered(iter_lines(stream, keep=keep)):  # only the lines that issued entries or were rejected
+                _write_outcome(records, outcome, want_entries, want_raw)
+        if close_through is not None:
+            for entry in engine.close_through(close_through):
+                closing.setdefault(entry.agreement, []).append(entry.line)
+    except InternalError as error:
+        # The worker fails; the replay in one process meets the error too and names the first
+        # line of the whole log where it happens.
+        raise WorkerFailed(str(error)) from None
     summary = engine.summary()
     done = {
         "lines": summary["lines"], "applied": summary["applied"], "duplicates": summary["duplicates"],
@@ -418,24 +442,36 @@ def _context():
     return multiprocessing.get_context("fork" if "fork" in methods and sys.platform != "darwin" else "spawn")
 
 
-def _run_workers(plan: _Plan, path: str, agreements, work: str, close_through: date | None, want_entries: bool,
-                 want_raw: bool):
-    """Run one process per group; returns [(records path, done dict)] or None if one failed."""
-    started = time.perf_counter()
+def run_in_processes(jobs: list[tuple[str, Callable, tuple]]) -> bool:
+    """Run each (name, function, arguments) job in a process of its own; True if all succeeded."""
     context = _context()
-    processes, files = [], []
+    return _run([context.Process(target=_quietly, name=name, daemon=True, args=(function, *arguments))
+                 for name, function, arguments in jobs])
+
+
+def _quietly(function: Callable, *arguments) -> None:
+    """Run a job in its process; a worker that failed exits with its status, printing nothing."""
+    try:
+        function(*arguments)
+    except WorkerFailed:
+        sys.exit(WORKER_INTERNAL_ERROR)
+
+
+def _run_workers(plan: _Plan, path: str, agreements, work: str, close_through: date | None, want_entries: bool,
+                 want_raw: bool, run_jobs: Callable[[list], bool]):
+    """Run one worker per group; returns [(records path, done dict)] or None if one failed."""
+    started = time.perf_counter()
+    jobs, files = [], []
     for number, group in enumerate(plan.groups):
         mine = bytearray(len(agreements) + 1)
         for index in group:
             mine[index] = 1
         records, done = os.path.join(work, f"worker-{number}.records"), os.path.join(work, f"worker-{number}.done")
-        processes.append(context.Process(
-            target=_worker, name=f"backstop-worker-{number}", daemon=True,
-            args=(path, plan.limit, [agreements[index] for index in group], bytes(mine), plan.route,
-                  records, done, want_entries, want_raw, close_through),
-        ))
+        jobs.append((f"backstop-worker-{number}", _worker,
+                     (path, plan.limit, [agreements[index] for index in group], bytes(mine), plan.route,
+                      records, done, want_entries, want_raw, close_through)))
         files.append((records, done))
-    succeeded = _run(processes)
+    succeeded = run_jobs(jobs)
     last_run["workers_wall"] = time.perf_counter() - started
     if not succeeded:
         return None
@@ -445,7 +481,7 @@ def _run_workers(plan: _Plan, path: str, agreements, work: str, close_through: d
             results.append((records, pickle.load(handle)))
     last_run["workers"] = [round(result["seconds"], 3) for _, result in results]
     last_run["workers_cpu"] = [round(result["cpu"], 3) for _, result in results]
-    last_run["processes"] = len(processes)
+    last_run["processes"] = len(jobs)
     return results
 
 

@@ -1,13 +1,29 @@
 """Snapshots: the engine's state as explicit, versioned data, safe to store and read back.
 
-A snapshot lets a settlement system (or a store, `engine.stores`) stop an engine and go on
-later without replaying the past. It is data, never code: the bytes are
+A snapshot lets a settlement system (or a store) stop an engine and go on later without
+replaying the past. It is data, never code, and it is read as untrusted input: the bytes are
 
-    b"backstop-snapshot/2\\n" + zlib(canonical JSON document)
+    b"backstop-snapshot/3\\n" + zlib(one JSON document, keys sorted)
 
-and reading them back runs no constructor named by the input and trusts nothing: every field
-is checked for its type and range, and the document must match the engine version, the
-semantics and every agreement version (by SHA-256) that the reader is given.
+Why this encoding:
+
+- JSON, because a person (or another program) can read what a store kept, with nothing but
+  `zlib` and a JSON parser, and because reading it constructs only dicts, lists, strings and
+  numbers: no class named by the input is ever built, and no code runs (a pickle does both).
+  Amounts are decimal strings in their exact form (`"1.50"` stays `"1.50"`), dates ISO,
+  fractions `p/q`, share counts strings (they may pass 64 bits), bytes base64.
+- Columns for what grows with the log. An engine without `lock_after_periods` remembers
+  every input it applied (see `engine.replay.inputs`); written one JSON object per input, a
+  million inputs took longer to read back than to replay. So the inputs are three columns:
+  their ids, the sizes of their records and the records themselves as one base64 text; each
+  key's inputs come next in the columns, in order, and the key says how many they are. The
+  records are the engine's packed form, verbatim: that is why a snapshot is read only by the
+  engine version that wrote it.
+- zlib, at level 1: the document of a million inputs (about 100 MiB of text) shrinks
+  about sevenfold at a fraction of what the stronger levels cost, and its checksum catches a
+  damaged or truncated file before anything is read.
+- Keys sorted and every collection in a fixed order: the same state always gives the same
+  bytes (for one build of zlib; the document itself is canonical everywhere).
 
 The document has a header, which says what the state belongs to, and a body, the state:
 
@@ -16,28 +32,29 @@ The document has a header, which says what the state belongs to, and a body, the
   hash chain;
 - `position`: `lines` (non-blank lines fed, also the log order of the last), `last_line`
   (the caller's number of the last line), `duplicates`, `rejected`;
-- `ids`: every id in use, in the order it came into use: `[id, "input", base64]` for an
-  applied utilization or revenue event (its record in the engine's packed form, see
-  `engine.replay.inputs`: this is why a snapshot is read only by the engine version that
-  wrote it) or `[id, "event", {fingerprint, line, agreement, lock_periods}]`;
-- `rejections`: `[line, id, reason, code]` for each rejected line (a code of semantics §7);
-- `state`: per agreement, what can still change: `closed`, `locked_below`, `keys` (per
-  period and pool: the sums, the inputs in force and corrections, the last issued target),
-  `pools` (their numbering), `spans` (per period, the spans plain records name), `restated`,
-  `entitled` and `issued` (the cap's sums), `top_up_entitled` and `top_up_issued` (the top-up
-  cap's, v2), `books` (per direction: open obligations, the queue in heap order, outstanding,
-  unapplied credit), `totals`, `warrants`, `guarantee` (v2: the debt service issued, the
-  obligations called and by which event, the sum of the calls).
+- `ids`: every id in use. `inputs` holds the applied utilization and revenue events as the
+  columns `ids`, `sizes` and `records` (base64 of the records one after another); `events`
+  every other event as `[id, fingerprint, line, agreement, lock_periods]`;
+- `rejections`: `[line, id, reason, code]` for each rejected line;
+- `state`: per agreement, what can still change, in sections (`SECTIONS`): `periods`
+  (closed, locked_below, restated), `inputs` (pools, spans, keys), `caps` (per capped kind,
+  E and I), `books` (per direction), `totals`, `warrants`, `guarantee`.
 
-Caches that the engine learns again (spans by start, pool capacities) are not stored. A
-new kind of state is a new format version: `FORMAT` changes, and older snapshots are refused
-with a message that says to replay the log (or, for a store, that the store rebuilds them).
+Caches that the engine learns again (spans by start, pool capacities, observation dates) are
+not stored. Anything else the engine comes to remember is a new section or field, and so a
+new `FORMAT`: an older snapshot is refused with a message that says to replay the log (a
+store rebuilds it). docs/snapshots.md describes every field and what `restore` checks.
 """
 
 from __future__ import annotations
 
+import array
 import base64
 import binascii
+import itertools
+import operator
+import struct
+import sys
 import zlib
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -46,17 +63,24 @@ from typing import Any, Callable
 
 import orjson
 
-from engine.replay.agreement import AgreementReplay
+from engine.events.reader import FINGERPRINT_BYTES, ID_CHARS_MAX
+from engine.rejection_codes import CODES, Code
+from engine.replay.agreement import OBLIGATION_KINDS, SHARE_KINDS, AgreementReplay
 from engine.replay.guarantee import DebtService
-from engine.replay.inputs import IdRecord, Key, input_agreement
+from engine.replay.inputs import (
+    INPUT_HEAD, NO_PERIOD, PLAIN_FLAGS, REVENUE_FLAGS, REVENUE_KEY, TOP_UP_KEY, UTILIZATION_FLAGS, IdRecord, Key,
+    input_order,
+)
 from engine.replay.rejected import Rejection
 from engine.replay.settlement import Book, Obligation
 from engine.replay.warrants import Observation, TrancheState
-from engine.rejection_codes import CODES, Code
 
-FORMAT = "backstop-snapshot/2"
+FORMAT = "backstop-snapshot/3"
 MAGIC = FORMAT.encode("ascii") + b"\n"
-DECOMPRESSED_BYTES_MAX = 16 << 30  # far above any real engine; a bound on what a reader inflates
+LEVEL = 1  # zlib's: see the module's docstring
+_HEX = frozenset("0123456789abcdef")
+#: Kinds of entry a total may be kept for: every kind the replay issues.
+TOTAL_KINDS = OBLIGATION_KINDS | SHARE_KINDS | {"payment", "discharge"}
 
 
 class SnapshotError(ValueError):
@@ -69,8 +93,28 @@ class SnapshotError(ValueError):
 
 def snapshot_bytes(engine, *, engine_name: str, engine_version: str, semantics: str) -> bytes:
     """The engine's state as snapshot bytes (the same state always gives the same bytes)."""
-    if engine._issued:
-        raise RuntimeError("a snapshot is taken between lines, when every issued entry was handed out")
+    if engine._issued or any(replay._savepoint is not None for replay in engine.agreements.values()):
+        raise RuntimeError("a snapshot is taken between lines, not while one is applied")
+    ids = engine.ids
+    column: list[str] = []  # the input ids: each key's inputs in turn (see `_write_inputs`), then the rest
+    state = {
+        agreement_id: {name: write(replay, column) for name, (write, _) in SECTIONS.items()}
+        for agreement_id, replay in engine.agreements.items()
+    }
+    events = [
+        [event_id, base64.b64encode(record.fingerprint).decode("ascii"), record.line, record.agreement,
+         list(record.lock_periods)]
+        for event_id, record in ids.items() if type(record) is not bytes
+    ]
+    records = list(map(ids.__getitem__, column))
+    if len(column) + len(events) != len(ids):
+        # Inputs no key lists (corrected into a later period, their first one locked), in log
+        # order: their order in the id map depends on whether the engine was restored since.
+        listed = set(column)
+        rest = sorted((input_order(record), event_id) for event_id, record in ids.items()
+                      if type(record) is bytes and event_id not in listed)
+        column += [event_id for _, event_id in rest]
+        records += [ids[event_id] for _, event_id in rest]
     document = {
         "format": FORMAT,
         "engine": {"name": engine_name, "version": engine_version},
@@ -87,60 +131,59 @@ def snapshot_bytes(engine, *, engine_name: str, engine_version: str, semantics: 
             "lines": engine.lines, "last_line": engine._last_line, "duplicates": engine.duplicates,
             "rejected": len(engine.rejections),
         },
-        "ids": [_id_entry(event_id, record) for event_id, record in engine.ids.items()],
+        "ids": {
+            "inputs": {
+                "ids": column,
+                "sizes": list(map(len, records)),
+                "records": base64.b64encode(b"".join(records)).decode("ascii"),
+            },
+            "events": events,
+        },
         "rejections": [[r.line, r.id, r.reason, r.code] for r in engine.rejections],
-        "state": {agreement_id: _agreement_state(replay) for agreement_id, replay in engine.agreements.items()},
+        "state": state,
     }
-    return MAGIC + zlib.compress(orjson.dumps(document, option=orjson.OPT_SORT_KEYS), 6)
+    return MAGIC + zlib.compress(orjson.dumps(document, option=orjson.OPT_SORT_KEYS), LEVEL)
 
 
-def _id_entry(event_id: str, record) -> list:
-    if type(record) is bytes:
-        return [event_id, "input", base64.b64encode(record).decode("ascii")]
-    return [event_id, "event", {
-        "fingerprint": base64.b64encode(record.fingerprint).decode("ascii"), "line": record.line,
-        "agreement": record.agreement, "lock_periods": list(record.lock_periods),
-    }]
+def _write_periods(replay: AgreementReplay, column: list[str]) -> dict:
+    return {"closed": replay.closed, "locked_below": replay.locked_below, "restated": sorted(replay.restated)}
 
 
-def _agreement_state(replay: AgreementReplay) -> dict:
+def _write_inputs(replay: AgreementReplay, column: list[str]) -> dict:
+    """Pools, spans and keys. A key's inputs are not listed by id: they go, in order, to the
+    snapshot's column of input ids, and the key says how many it took (an input is listed by
+    the one key it was first applied to, so every id is written once, and read back as a slice)."""
+    keys = []
+    for index, period_keys in replay.keys.items():
+        for slot, key in period_keys.items():
+            column += key.inputs
+            keys.append([index, slot, _key_state(key)])
     return {
-        "closed": replay.closed,
-        "locked_below": replay.locked_below,
-        "keys": [
-            [index, pool, _key_state(key)]
-            for index, period_keys in replay.keys.items() for pool, key in period_keys.items()
-        ],
         "pools": list(replay.pool_names),
         "spans": [[index, [list(span) for span in spans]] for index, (_, spans) in replay.period_spans.items()],
-        "restated": sorted(replay.restated),
-        "entitled": _decimal_text(replay.entitled),
-        "issued": _decimal_text(replay.issued),
-        "top_up_entitled": _decimal_text(replay.top_up_entitled),
-        "top_up_issued": _decimal_text(replay.top_up_issued),
-        "books": [[debtor, creditor, _book_state(book)] for (debtor, creditor), book in replay.books.items()],
-        "totals": {kind: total if type(total) is int else _decimal_text(total) for kind, total in replay.totals.items()},
-        "warrants": None if replay.warrants is None else _warrant_state(replay.warrants),
-        "guarantee": None if replay.guarantee is None else _guarantee_state(replay.guarantee),
-    }
-
-
-def _guarantee_state(guarantee) -> dict:
-    return {
-        "debt_service": [[entry_id, d.period, d.due.isoformat()] for entry_id, d in guarantee.debt_service.items()],
-        "called": [[entry_id, event_id] for entry_id, event_id in guarantee.called.items()],
-        "called_total": _decimal_text(guarantee.called_total),
+        "keys": keys,
     }
 
 
 def _key_state(key: Key) -> dict:
     return {
         "available": _decimal_text(key.available), "sold": _decimal_text(key.sold),
-        "revenue": _decimal_text(key.revenue), "inputs": list(key.inputs),
+        "revenue": _decimal_text(key.revenue), "inputs": len(key.inputs),
         "changes": None if key.changes is None else [[event_id, order] for event_id, order in key.changes.items()],
         "last_target": _decimal_text(key.last_target), "first_entry": key.first_entry,
         "adjustments": key.adjustments,
     }
+
+
+def _write_caps(replay: AgreementReplay, column: list[str]) -> dict:
+    return {
+        "lease_back": {"entitled": _decimal_text(replay.entitled), "issued": _decimal_text(replay.issued)},
+        "revenue_top_up": {"entitled": _decimal_text(replay.top_up_entitled), "issued": _decimal_text(replay.top_up_issued)},
+    }
+
+
+def _write_books(replay: AgreementReplay, column: list[str]) -> list:
+    return [[debtor, creditor, _book_state(book)] for (debtor, creditor), book in replay.books.items()]
 
 
 def _book_state(book: Book) -> dict:
@@ -154,9 +197,16 @@ def _book_state(book: Book) -> dict:
     }
 
 
-def _warrant_state(warrants) -> dict:
+def _write_totals(replay: AgreementReplay, column: list[str]) -> dict:
+    return {kind: str(total) if kind in SHARE_KINDS else _decimal_text(total) for kind, total in replay.totals.items()}
+
+
+def _write_warrants(replay: AgreementReplay, column: list[str]) -> dict | None:
+    warrants = replay.warrants
+    if warrants is None:
+        return None
     return {
-        "tranches": [[tranche_id, state.vested, state.remaining] for tranche_id, state in warrants.tranches.items()],
+        "tranches": [[tranche_id, state.vested, str(state.remaining)] for tranche_id, state in warrants.tranches.items()],
         "observations": [
             [o.date.isoformat(), _decimal_text(o.price), _decimal_text(o.volume), _fraction_text(o.factor)]
             for o in warrants.observations
@@ -165,7 +215,19 @@ def _warrant_state(warrants) -> dict:
     }
 
 
+def _write_guarantee(replay: AgreementReplay, column: list[str]) -> dict | None:
+    guarantee = replay.guarantee
+    if guarantee is None:
+        return None
+    return {
+        "debt_service": [[entry_id, d.period, d.due.isoformat()] for entry_id, d in guarantee.debt_service.items()],
+        "called": [[entry_id, event_id] for entry_id, event_id in guarantee.called.items()],
+        "called_total": _decimal_text(guarantee.called_total),
+    }
+
+
 def _decimal_text(value: Decimal) -> str:
+    """The text that reads back to the very same Decimal (exponent and sign of zero included)."""
     return format(value, "f") if value.as_tuple().exponent <= 0 else str(value)
 
 
@@ -189,34 +251,45 @@ def read_document(snapshot: bytes) -> dict:
                 "replay the event log to rebuild the state"
             )
         raise SnapshotError(f"not a backstop snapshot: it does not start with {FORMAT!r}")
+    inflater = zlib.decompressobj()
     try:
-        inflater = zlib.decompressobj()
-        text = inflater.decompress(snapshot[len(MAGIC):], DECOMPRESSED_BYTES_MAX)
-        if inflater.unconsumed_tail or not inflater.eof:
-            raise SnapshotError("the snapshot is cut short or too large")
+        text = inflater.decompress(snapshot[len(MAGIC):])
+    except zlib.error as error:
+        raise SnapshotError(f"the snapshot is damaged: {error}") from None
+    if not inflater.eof:
+        raise SnapshotError("the snapshot is damaged: it is cut short")
+    if inflater.unused_data:
+        raise SnapshotError(f"the snapshot is damaged: {len(inflater.unused_data)} bytes follow its end")
+    try:
         document = orjson.loads(text)
-    except (zlib.error, orjson.JSONDecodeError) as error:
+    except orjson.JSONDecodeError as error:
         raise SnapshotError(f"the snapshot is damaged: {error}") from None
     if not isinstance(document, dict):
         raise SnapshotError("the snapshot is damaged: its document is not an object")
     return document
 
 
+_TOP = {"format", "engine", "semantics", "agreements", "position", "ids", "rejections", "state"}
+
+
 def check_header(document: dict, agreements: dict[str, AgreementReplay], *, engine_name: str,
                  engine_version: str, semantics: str) -> None:
-    """Refuse a snapshot of another engine, semantics or set of documents, saying what differs."""
+    """Refuse a snapshot of another format, engine, semantics or set of documents, saying what differs."""
     reader = _Reader(document, "snapshot")
-    if reader.text("format") != FORMAT:
-        raise SnapshotError(f"this snapshot has format {document['format']!r}; this engine reads {FORMAT}")
-    engine = reader.mapping("engine")
+    written_format = reader.text("format")
+    if written_format != FORMAT:
+        raise SnapshotError(f"this snapshot has format {written_format!r}; this engine reads {FORMAT}")
+    reader.fields(_TOP)
+    engine = reader.mapping("engine", {"name", "version"})
     written_by = (engine.text("name"), engine.text("version"))
     if written_by != (engine_name, engine_version):
         raise SnapshotError(
             f"this snapshot was written by {written_by[0]} {written_by[1]}; this is {engine_name} {engine_version}: "
             "replay the event log to rebuild the state"
         )
-    if reader.text("semantics") != semantics:
-        raise SnapshotError(f"this snapshot has semantics {document['semantics']}; this engine has {semantics}")
+    written_semantics = reader.text("semantics")
+    if written_semantics != semantics:
+        raise SnapshotError(f"this snapshot has semantics {written_semantics}; this engine has {semantics}")
     written = reader.mapping("agreements")
     given = set(agreements)
     if set(written.value) != given:
@@ -228,9 +301,9 @@ def check_header(document: dict, agreements: dict[str, AgreementReplay], *, engi
             parts.append(f"agreements in the documents but not in the snapshot: {', '.join(extra)}")
         raise SnapshotError("the snapshot does not match the documents: " + "; ".join(parts))
     for agreement_id, replay in agreements.items():
-        versions = written.mapping(agreement_id).mapping("versions")
+        versions = written.mapping(agreement_id, {"versions", "head", "entries"}).mapping("versions")
         expected = {str(version.number): version.sha256 for version in replay.terms.versions}
-        for number in sorted(set(versions.value) | set(expected), key=int):
+        for number in sorted(set(versions.value) | set(expected), key=lambda number: (len(number), number)):
             was, now = versions.value.get(number), expected.get(number)
             if was != now:
                 raise SnapshotError(
@@ -241,160 +314,378 @@ def check_header(document: dict, agreements: dict[str, AgreementReplay], *, engi
                 )
 
 
+class _Inputs:
+    """The snapshot's input columns as they are read back: ids and records, and how far the
+    keys have taken them (each key takes the next ones, in the order they were written)."""
+
+    __slots__ = ("reader", "names", "records", "taken", "segments")
+
+    def __init__(self, reader: _Reader, names: list[str], records: list[bytes]) -> None:
+        self.reader = reader
+        self.names = names
+        self.records = records
+        self.taken = 0
+        self.segments: list[tuple[int, int, bool, int, int]] = []  # (agreement, period, revenue, start, stop)
+
+    def take(self, reader: _Reader, count: int, agreement: int, index: int, slot: str) -> list[str]:
+        start, stop = self.taken, self.taken + count
+        if stop > len(self.names):
+            raise reader.error(f"takes inputs past the {len(self.names)} the snapshot lists")
+        self.taken = stop
+        self.segments.append((agreement, index, slot == REVENUE_KEY, start, stop))
+        return self.names[start:stop]
+
+
 def fill(engine, document: dict) -> None:
-    """Give a new engine (of the same documents, checked by `check_header`) the snapshot's state."""
+    """Give a new engine (of the same documents, checked by `check_header`) the snapshot's state,
+    checking every field's type and range and that the parts agree with one another."""
     reader = _Reader(document, "snapshot")
-    position = reader.mapping("position")
+    position = reader.mapping("position", {"lines", "last_line", "duplicates", "rejected"})
     engine.lines = position.count("lines")
-    engine._last_line = position.count("last_line")
+    engine._last_line = position.integer("last_line")
     engine.duplicates = position.count("duplicates")
-    numbers = {replay.number for replay in engine.agreements.values()}
-    ids = engine.ids
-    for item in reader.items("ids"):
-        event_id, kind, value = item.tuple_of(3)
-        event_id, kind = event_id.text(), kind.text()
-        if event_id in ids:
-            raise item.error(f"id {event_id!r} is listed twice")
-        if kind == "input":
-            record = value.base64()
-            if len(record) < 40 or input_agreement(record) not in numbers:
-                raise value.error("is not an input record of these agreements")
-            ids[event_id] = record
-        elif kind == "event":
-            agreement = value.text("agreement")
-            if agreement not in engine.agreements:
-                raise value.error(f"names agreement {agreement!r}, which is not in the documents")
-            ids[event_id] = IdRecord(
-                value.base64_field("fingerprint"), value.count("line"), agreement,
-                tuple(period.count() for period in value.items("lock_periods")),
-            )
-        else:
-            raise item.error(f"has kind {kind!r}; expected 'input' or 'event'")
-    rejections = [item.rejection() for item in reader.items("rejections")]
-    if len(rejections) != position.count("rejected"):
+    engine.rejections = _rejections(reader.reader("rejections"))
+    if len(engine.rejections) != position.count("rejected"):
         raise position.error("counts a different number of rejections than the snapshot lists")
-    engine.rejections = [Rejection(*rejection) for rejection in rejections]
-    if engine.lines < engine.duplicates + len(engine.rejections):
+    applied = engine.lines - engine.duplicates - len(engine.rejections)
+    if applied < 0:
         raise position.error("counts more duplicates and rejections than lines")
-    state = reader.mapping("state")
+    ids = reader.mapping("ids", {"inputs", "events"})
+    inputs = _inputs(ids.mapping("inputs", {"ids", "sizes", "records"}))
+    engine.ids.update(zip(inputs.names, inputs.records))
+    _events(ids.reader("events"), engine)
+    if len(engine.ids) != len(inputs.names) + len(ids.value["events"]):
+        raise ids.error("lists an id twice")
+    if len(engine.ids) > applied:
+        raise ids.error(f"lists {len(engine.ids)} ids in use, more than the {applied} lines applied")
+    state = reader.mapping("state", set(engine.agreements))
     heads = reader.mapping("agreements")
     for agreement_id, replay in engine.agreements.items():
-        _fill_agreement(replay, state.mapping(agreement_id))
         chain = heads.mapping(agreement_id)
         replay.chain.length = chain.count("entries")
         replay.chain.head = chain.optional_text("head")
         if (replay.chain.head is None) != (replay.chain.length == 0):
             raise chain.error("has a head without entries, or entries without a head")
+        if replay.chain.head is not None and (len(replay.chain.head) != 64 or not _HEX.issuperset(replay.chain.head)):
+            raise chain.error(f"has head {replay.chain.head!r}; expected 64 lowercase hex digits")
+        sections = state.mapping(agreement_id, set(SECTIONS))
+        for name, (_, read) in SECTIONS.items():
+            read(replay, sections.reader(name), inputs, engine.ids)
+    _check_input_records(inputs, engine)
 
 
-def _fill_agreement(replay: AgreementReplay, state: _Reader) -> None:
-    periods = len(replay.terms.periods)
-    replay.closed = state.count("closed", maximum=periods)
-    replay.locked_below = state.integer("locked_below", minimum=-periods - 1, maximum=periods)
-    pools = [item.text() for item in state.items("pools")]
-    if pools[: len(replay.pool_names)] != replay.pool_names:
-        raise state.error("numbers the pools differently from the documents")
+def _rejections(reader: _Reader) -> list[Rejection]:
+    rejections = []
+    for item in reader.items():
+        line, event_id, reason, code = item.tuple_of(4)
+        code = Code(code._typed(str, "a rejection code of semantics §7", CODES.__contains__))
+        rejections.append(Rejection(line.integer(), None if event_id.value is None else event_id.text(), reason.text(), code))
+    return rejections
+
+
+def _inputs(columns: _Reader) -> _Inputs:
+    """The input columns, checked in bulk: a million inputs must not cost a million readers."""
+    names = columns.value["ids"]
+    sizes = columns.value["sizes"]
+    if type(names) is not list or set(map(type, names)) - {str}:
+        raise columns.reader("ids").error("is not a list of strings")
+    if names and not 0 < min(map(len, names)) <= max(map(len, names)) <= ID_CHARS_MAX:
+        raise columns.reader("ids").error(f"has an id that is empty or longer than {ID_CHARS_MAX} characters")
+    if type(sizes) is not list or set(map(type, sizes)) - {int}:
+        raise columns.reader("sizes").error("is not a list of integers")
+    if len(sizes) != len(names):
+        raise columns.error(f"has {len(names)} ids but {len(sizes)} sizes")
+    if sizes and min(sizes) < INPUT_HEAD.size:
+        raise columns.reader("sizes").error(f"has a size below {INPUT_HEAD.size}, the size of a record's head")
+    blob = columns.reader("records").base64()
+    if sum(sizes) != len(blob):
+        raise columns.error(f"has records of {len(blob)} bytes, not the {sum(sizes)} its sizes add up to")
+    ends = itertools.accumulate(sizes)
+    return _Inputs(columns, names, [blob[end - size:end] for size, end in zip(sizes, ends)])
+
+
+def _events(reader: _Reader, engine) -> None:
+    ids = engine.ids
+    for item in reader.items():
+        event_id, fingerprint, line, agreement, lock_periods = item.tuple_of(5)
+        event_id, agreement = _event_id(event_id), agreement.text()
+        replay = engine.agreements.get(agreement)
+        if replay is None:
+            raise item.error(f"names agreement {agreement!r}, which is not in the documents")
+        fingerprint = fingerprint.base64()
+        if len(fingerprint) != FINGERPRINT_BYTES:
+            raise item.error(f"has a fingerprint of {len(fingerprint)} bytes; expected {FINGERPRINT_BYTES}")
+        last = len(replay.terms.periods) - 1
+        ids[event_id] = IdRecord(fingerprint, line.integer(), agreement,
+                                 tuple(period.count(maximum=last) for period in lock_periods.items()))
+
+
+def _event_id(reader: _Reader) -> str:
+    text = reader.text()
+    if not 0 < len(text) <= ID_CHARS_MAX:
+        raise reader.error(f"is not an id: ids have 1 to {ID_CHARS_MAX} characters")
+    return text
+
+
+def _read_periods(replay: AgreementReplay, reader: _Reader, inputs: _Inputs, ids: dict) -> None:
+    fields = reader.fields({"closed", "locked_below", "restated"})
+    replay.closed = fields.count("closed", maximum=len(replay.terms.periods))
+    lock = replay.lock
+    expected = -1 if lock is None or replay.closed == 0 else replay.closed - lock
+    replay.locked_below = fields.integer("locked_below")
+    if replay.locked_below != expected:
+        raise fields.error(
+            f"has locked_below {replay.locked_below}; with {replay.closed} periods closed and lock_after_periods "
+            f"{lock} it is {expected}"
+        )
+    restated = [item.count(maximum=replay.closed - 1) for item in fields.items("restated")]
+    if restated != sorted(set(restated)) or restated and restated[0] < replay.locked_below:
+        raise fields.error("lists restated periods out of order, twice, or locked")
+    replay.restated = set(restated)
+
+
+def _read_inputs(replay: AgreementReplay, reader: _Reader, inputs: _Inputs, ids: dict) -> None:
+    fields = reader.fields({"pools", "spans", "keys"})
+    pools = [item.text() for item in fields.items("pools")]
+    if pools[: len(replay.pool_names)] != replay.pool_names or len(set(pools)) != len(pools):
+        raise fields.error("numbers the pools differently from the documents")
     for pool in pools[len(replay.pool_names):]:
         replay.pool_numbers[pool] = len(replay.pool_names)
         replay.pool_names.append(pool)
-    for item in state.items("keys"):
-        index, pool, fields = item.tuple_of(3)
-        index = index.count(maximum=periods - 1)
-        replay.keys.setdefault(index, {})[pool.text()] = _key(fields)
-    for item in state.items("spans"):
+    open_from, last = max(replay.locked_below, 0), len(replay.terms.periods) - 1
+    for item in fields.items("spans"):  # a plain line may have taught a locked period's span before it was refused
         index, spans = item.tuple_of(2)
-        index = index.count(maximum=periods - 1)
-        listed = [tuple(span.text_pair()) for span in spans.items()]
-        replay.period_spans[index] = ({span: number for number, span in enumerate(listed)}, listed)
-    replay.restated = {item.count(maximum=periods - 1) for item in state.items("restated")}
-    replay.entitled = state.decimal("entitled")
-    replay.issued = state.decimal("issued")
-    replay.top_up_entitled = state.decimal("top_up_entitled")
-    replay.top_up_issued = state.decimal("top_up_issued")
+        index = index.count(maximum=last)
+        listed = spans.value
+        if type(listed) is not list or not all(type(span) is list and len(span) == 2 and type(span[0]) is str
+                                               and type(span[1]) is str for span in listed):
+            raise spans.error("is not a list of spans, each [start, end]")
+        listed = [(start, end) for start, end in listed]
+        numbers = {span: number for number, span in enumerate(listed)}
+        if index in replay.period_spans or len(numbers) != len(listed):
+            raise item.error("lists a period, or a span of one, twice")
+        replay.period_spans[index] = (numbers, listed)
+    slots = set(replay.pool_names) | {REVENUE_KEY, TOP_UP_KEY}
+    for item in fields.items("keys"):
+        index, slot, state = item.tuple_of(3)
+        index, slot = index.integer(minimum=open_from, maximum=last), slot.text()
+        if slot not in slots:
+            raise item.error(f"names pool {slot!r}, which the agreement does not have")
+        period_keys = replay.keys.setdefault(index, {})
+        if slot in period_keys:
+            raise item.error("lists a key twice")
+        state.fields({"available", "sold", "revenue", "inputs", "changes", "last_target", "first_entry", "adjustments"})
+        if slot == TOP_UP_KEY and state.value["inputs"] != 0:
+            raise state.reader("inputs").error("is not 0: a top-up key's inputs are its period's revenue key's")
+        changes = state.optional_items("changes")
+        key = period_keys[slot] = Key(
+            available=state.decimal("available"), sold=state.decimal("sold"), revenue=state.decimal("revenue"),
+            inputs=inputs.take(state, state.count("inputs"), replay.number, index, slot),
+            changes=None if changes is None else dict(change.change() for change in changes),
+            last_target=state.decimal("last_target"), first_entry=state.optional_text("first_entry"),
+            adjustments=state.count("adjustments"),
+        )
+        if key.changes is not None and (len(key.changes) != len(changes) or not all(map(ids.__contains__, key.changes))):
+            raise state.reader("changes").error("names an id twice, or one that is not in use")
+
+
+def _read_caps(replay: AgreementReplay, reader: _Reader, inputs: _Inputs, ids: dict) -> None:
+    caps = reader.fields({"lease_back", "revenue_top_up"})
+    lease_back, top_up = caps.mapping("lease_back", {"entitled", "issued"}), caps.mapping("revenue_top_up", {"entitled", "issued"})
+    replay.entitled, replay.issued = lease_back.decimal("entitled"), lease_back.decimal("issued")
+    replay.top_up_entitled, replay.top_up_issued = top_up.decimal("entitled"), top_up.decimal("issued")
+
+
+def _read_books(replay: AgreementReplay, reader: _Reader, inputs: _Inputs, ids: dict) -> None:
     books = {}
-    for item in state.items("books"):
+    for item in reader.items():
         debtor, creditor, book = item.tuple_of(3)
-        debtor, creditor = debtor.text(), creditor.text()
-        if (debtor, creditor) not in replay.books:
-            raise item.error(f"names direction {debtor} → {creditor}, which the agreement does not have")
-        books[(debtor, creditor)] = _book(book)
-    if set(books) != set(replay.books):
-        raise state.error("does not list a book for every direction of the agreement")
+        direction = (debtor.text(), creditor.text())
+        if direction not in replay.books or direction in books:
+            raise item.error(f"names direction {direction[0]} → {direction[1]}, which the agreement does not have "
+                             "or which is listed twice")
+        books[direction] = _book(book, replay.chain.length)
+    if len(books) != len(replay.books):
+        raise reader.error("does not list a book for every direction of the agreement")
     replay.books = {direction: books[direction] for direction in replay.books}
-    replay.totals = {
-        kind: value.whole() if kind in ("warrant_vested", "split_adjustment", "share_delivery") else value.decimal()
-        for kind, value in state.mapping("totals").entries()
-    }
-    warrants = state.optional_mapping("warrants")
-    if (warrants is None) != (replay.warrants is None):
-        raise state.error("has warrant state for an agreement without warrants, or none for one with them")
-    if warrants is not None:
-        _fill_warrants(replay.warrants, warrants)
-    guarantee = state.optional_mapping("guarantee")
-    if (guarantee is None) != (replay.guarantee is None):
-        raise state.error("has guarantee state for an agreement without a guarantee, or none for one with it")
-    if guarantee is not None:
-        _fill_guarantee(replay.guarantee, guarantee)
 
 
-def _fill_guarantee(guarantee, fields: _Reader) -> None:
-    for item in fields.items("debt_service"):
-        entry_id, period, due = item.tuple_of(3)
-        guarantee.debt_service[entry_id.text()] = DebtService(period.text(), due.date())
-    for item in fields.items("called"):
-        entry_id, event_id = item.text_pair()
-        if entry_id not in guarantee.debt_service:
-            raise item.error(f"names {entry_id!r} as called, which is no debt service the snapshot lists")
-        guarantee.called[entry_id] = event_id
-    guarantee.called_total = fields.decimal("called_total")
-
-
-def _key(fields: _Reader) -> Key:
-    changes = fields.optional_items("changes")
-    return Key(
-        available=fields.decimal("available"), sold=fields.decimal("sold"), revenue=fields.decimal("revenue"),
-        inputs=[item.text() for item in fields.items("inputs")],
-        changes=None if changes is None else {
-            event_id: (None if order is None else order) for event_id, order in (item.id_and_order() for item in changes)
-        },
-        last_target=fields.decimal("last_target"), first_entry=fields.optional_text("first_entry"),
-        adjustments=fields.count("adjustments"),
-    )
-
-
-def _book(fields: _Reader) -> Book:
+def _book(fields: _Reader, entries: int) -> Book:
+    fields.fields({"open", "queue", "outstanding", "unapplied"})
     book = Book()
     for item in fields.items("open"):
         entry_id, seq, due, kind, outstanding = item.tuple_of(5)
-        book.open[entry_id.text()] = Obligation(entry_id.text(), seq.count(), due.date(), kind.text(), outstanding.decimal())
+        obligation = Obligation(entry_id.text(), seq.integer(minimum=1, maximum=entries), due.date(), kind.text(),
+                                outstanding.decimal())
+        if obligation.kind not in OBLIGATION_KINDS or obligation.outstanding <= 0 or obligation.entry_id in book.open:
+            raise item.error("is not an open obligation: its kind is not one, nothing is outstanding, or it is listed twice")
+        book.open[obligation.entry_id] = obligation
     for item in fields.items("queue"):
         due, seq, entry_id = item.tuple_of(3)
-        book.queue.append((due.date(), seq.count(), entry_id.text()))
+        book.queue.append((due.date(), seq.integer(minimum=1, maximum=entries), entry_id.text()))
     book.outstanding = fields.decimal("outstanding")
     book.unapplied = fields.decimal("unapplied")
     if sum((o.outstanding for o in book.open.values()), Decimal(0)) != book.outstanding:
         raise fields.error("has an outstanding balance that is not the sum of its open obligations")
-    if any(entry_id not in {e for _, _, e in book.queue} for entry_id in book.open):
-        raise fields.error("has an open obligation missing from its queue")
+    if book.unapplied < 0:
+        raise fields.error("has a negative unapplied credit")
+    queued = {entry_id: (due, seq) for due, seq, entry_id in book.queue}
+    if len(queued) != len(book.queue) or any(queued.get(o.entry_id) != (o.due, o.seq) for o in book.open.values()):
+        raise fields.error("has a queue that does not list each open obligation once, by its due date and seq")
+    if any(book.queue[(place - 1) // 2] > book.queue[place] for place in range(1, len(book.queue))):
+        raise fields.error("has a queue out of heap order")
     return book
 
 
-def _fill_warrants(warrants, fields: _Reader) -> None:
+def _read_totals(replay: AgreementReplay, reader: _Reader, inputs: _Inputs, ids: dict) -> None:
+    totals = {}
+    for kind, value in reader.mapping_entries():
+        if kind not in TOTAL_KINDS:
+            raise value.error(f"is a total of {kind!r}, which is no kind of entry")
+        totals[kind] = value.whole() if kind in SHARE_KINDS else value.decimal()
+    replay.totals = totals
+
+
+def _read_warrants(replay: AgreementReplay, reader: _Reader, inputs: _Inputs, ids: dict) -> None:
+    warrants = replay.warrants
+    if (reader.value is None) != (warrants is None):
+        raise reader.error("is warrant state for an agreement without warrants, or none for one with them")
+    if warrants is None:
+        return
+    fields = reader.fields({"tranches", "observations", "factor"})
     tranches = {}
     for item in fields.items("tranches"):
         tranche_id, vested, remaining = item.tuple_of(3)
         tranche_id = tranche_id.text()
-        if tranche_id not in warrants.tranches:
-            raise item.error(f"names tranche {tranche_id!r}, which the agreement does not have")
-        tranches[tranche_id] = TrancheState(vested._typed(bool, "true or false"), remaining.count())
-    if set(tranches) != set(warrants.tranches):
+        if tranche_id not in warrants.tranches or tranche_id in tranches:
+            raise item.error(f"names tranche {tranche_id!r}, which the agreement does not have or which is listed twice")
+        remaining = remaining.whole()
+        if remaining < 0:
+            raise item.error("has fewer than no shares remaining")
+        tranches[tranche_id] = TrancheState(vested.boolean(), remaining)
+    if len(tranches) != len(warrants.tranches):
         raise fields.error("does not list every tranche of the agreement")
     warrants.tranches = {tranche_id: tranches[tranche_id] for tranche_id in warrants.tranches}
     for item in fields.items("observations"):
         day, price, volume, factor = item.tuple_of(4)
-        warrants.observations.append(Observation(day.date(), price.decimal(), volume.decimal(), factor.fraction()))
-        warrants.observation_dates.append(warrants.observations[-1].date)
+        observation = Observation(day.date(), price.decimal(), volume.decimal(), factor.fraction())
+        if observation.price <= 0 or observation.volume <= 0:
+            raise item.error("has a price or volume that is not positive")
+        if warrants.observation_dates and observation.date <= warrants.observation_dates[-1]:
+            raise item.error("is not dated after the observation before it")
+        warrants.observations.append(observation)
+        warrants.observation_dates.append(observation.date)
     warrants.factor = fields.reader("factor").fraction()
+
+
+def _read_guarantee(replay: AgreementReplay, reader: _Reader, inputs: _Inputs, ids: dict) -> None:
+    guarantee = replay.guarantee
+    if (reader.value is None) != (guarantee is None):
+        raise reader.error("is guarantee state for an agreement without a guarantee, or none for one with it")
+    if guarantee is None:
+        return
+    fields = reader.fields({"debt_service", "called", "called_total"})
+    for item in fields.items("debt_service"):
+        entry_id, period, due = item.tuple_of(3)
+        entry_id, period = entry_id.text(), period.text()
+        if period not in replay.terms.period_by_id or entry_id in guarantee.debt_service:
+            raise item.error(f"names period {period!r}, which is not of the term, or a debt service listed twice")
+        guarantee.debt_service[entry_id] = DebtService(period, due.date())
+    for item in fields.items("called"):
+        entry_id, event_id = item.tuple_of(2)
+        entry_id, event_id = entry_id.text(), _event_id(event_id)
+        if entry_id not in guarantee.debt_service or entry_id in guarantee.called or event_id not in ids:
+            raise item.error(f"calls {entry_id!r}, which is no debt service the snapshot lists, or twice, "
+                             "or by an event whose id is not in use")
+        guarantee.called[entry_id] = event_id
+    guarantee.called_total = fields.decimal("called_total")
+    if guarantee.called_total < 0:
+        raise fields.error("has a negative sum of calls")
+
+
+#: The sections of an agreement's state, written and read in this order (a section may rely
+#: on those before it: keys are checked against the periods' locks, books against the chain).
+#: A new kind of state is a new section (or a new field of one) and a new `FORMAT`.
+SECTIONS: dict[str, tuple[Callable, Callable]] = {
+    "periods": (_write_periods, _read_periods),
+    "inputs": (_write_inputs, _read_inputs),
+    "caps": (_write_caps, _read_caps),
+    "books": (_write_books, _read_books),
+    "totals": (_write_totals, _read_totals),
+    "warrants": (_write_warrants, _read_warrants),
+    "guarantee": (_write_guarantee, _read_guarantee),
+}
+
+
+def _check_input_records(inputs: _Inputs, engine) -> None:
+    """Every input record names a log order among the lines fed, an agreement, periods, a pool
+    and, for a plain line, a span that exist; one a key lists is of that key's agreement, kind
+    and period. The records' heads are read as columns (`_head_columns`), so that checking a
+    million of them costs a few passes in C rather than a million steps of Python."""
+    records, reader = inputs.records, inputs.reader
+    if not records:
+        return
+    heads = _head_columns(records, ("order", "first", "period", "latest", "agreement", "pool", "flags", "span"))
+    orders, firsts, periods, latest, agreements, pools, flags, spans = heads.values()
+    if not (0 < min(orders) and max(orders) <= engine.lines and min(firsts) >= 0 and min(periods) >= NO_PERIOD
+            and all(map(operator.le, firsts, latest)) and all(map(operator.le, periods, latest))
+            and set(flags) <= {PLAIN_FLAGS, UTILIZATION_FLAGS, REVENUE_FLAGS}):
+        raise reader.error("has a record whose log order, periods or kind cannot be")
+    replays = list(engine.agreements.values())
+    for agreement, index, revenue, start, stop in inputs.segments:
+        if start == stop:
+            continue
+        replay, count = replays[agreement], stop - start
+        flagged = flags[start:stop]
+        plain = flagged.count(PLAIN_FLAGS)
+        kinds_ok = flagged.count(REVENUE_FLAGS) == count if revenue else plain + flagged.count(UTILIZATION_FLAGS) == count
+        known_spans = len(replay.period_spans.get(index, ((), ()))[1]) if plain else 1
+        if (agreements[start:stop].count(agreement) != count or firsts[start:stop].count(index) != count or not kinds_ok
+                or max(latest[start:stop]) >= len(replay.terms.periods)
+                or max(pools[start:stop]) >= (1 if revenue else len(replay.pool_names))  # revenue names pool 0
+                or max(spans[start:stop]) >= known_spans):
+            raise reader.error(
+                f"has records listed by the key of agreement {replay.terms.id} period {index} that are not its "
+                "inputs, or name a pool or span that does not exist"
+            )
+    for place in range(inputs.taken, len(records)):  # the few no key lists: corrected away from a locked period
+        if agreements[place] >= len(replays):
+            raise reader.error(f"has record {place} of agreement number {agreements[place]}, which does not exist")
+        replay = replays[agreements[place]]
+        pools_max = 1 if flags[place] == REVENUE_FLAGS else len(replay.pool_names)
+        if latest[place] >= len(replay.terms.periods) or pools[place] >= pools_max or flags[place] == PLAIN_FLAGS:
+            raise reader.error(f"has record {place}, which names a period or pool that does not exist, or is not "
+                               "fingerprinted though it was corrected")
+
+
+_HEAD_FIELDS = ("order", "line", "first", "period", "latest", "agreement", "pool", "flags", "span")  # INPUT_HEAD's
+
+
+def _head_columns(records: list[bytes], names: tuple[str, ...]) -> dict[str, array.array]:
+    """The fields `names` of the records' heads, each as a column of integers.
+
+    The heads are joined into one buffer of fixed stride, and each byte of a field is cut out
+    of it with one strided slice and laid into its column's buffer with another: all in C, and
+    no tuple per record (a million tuples cost more in the garbage collector than to build).
+    """
+    size = INPUT_HEAD.size
+    joined = b"".join(map(operator.itemgetter(slice(0, size)), records))
+    columns, offset = {}, 0
+    for name, code in zip(_HEAD_FIELDS, INPUT_HEAD.format.lstrip("<")):
+        width = struct.calcsize("<" + code)
+        if name in names:
+            packed = bytearray(width * len(records))
+            for byte in range(width):
+                packed[byte::width] = joined[offset + byte::size]
+            column = array.array(code)  # struct's codes of the head are array's too, of the same sizes in C
+            if column.itemsize != width:
+                raise RuntimeError(f"array code {code!r} holds {column.itemsize} bytes here, not {width}")
+            column.frombytes(packed)
+            if sys.byteorder == "big":
+                column.byteswap()
+            columns[name] = column
+        offset += width
+    return {name: columns[name] for name in names}
 
 
 class _Reader:
@@ -415,22 +706,32 @@ class _Reader:
             raise self.error(f"has no field {name!r}")
         return _Reader(self.value[name], f"{self.path}.{name}")
 
-    def _typed(self, kind: type | tuple, what: str, check: Callable[[Any], bool] = lambda value: True):
+    def _typed(self, kind: type, what: str, check: Callable[[Any], bool] = lambda value: True):
         value = self.value
-        if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool or not check(value):
+        if type(value) is not kind or not check(value):
             raise self.error(f"is {value!r}; expected {what}")
         return value
 
-    def mapping(self, name: str) -> _Reader:
-        reader = self.reader(name)
-        reader._typed(dict, "an object")
-        return reader
+    def fields(self, names: set[str]) -> _Reader:
+        """This value, an object with exactly the fields `names`."""
+        self._typed(dict, "an object")
+        if set(self.value) != names:
+            unknown = ", ".join(repr(name) for name in sorted(set(self.value) - names))
+            missing = ", ".join(repr(name) for name in sorted(names - set(self.value)))
+            parts = (unknown and f"fields it should not have: {unknown}", missing and f"no field {missing}")
+            raise self.error("has " + "; ".join(part for part in parts if part))
+        return self
 
-    def optional_mapping(self, name: str) -> _Reader | None:
+    def mapping(self, name: str, names: set[str] | None = None) -> _Reader:
+        """The object `name`, with exactly the fields `names` when they are given."""
         reader = self.reader(name)
-        return None if reader.value is None else self.mapping(name)
+        if names is None:
+            reader._typed(dict, "an object")
+            return reader
+        return reader.fields(names)
 
-    def entries(self):
+    def mapping_entries(self) -> list[tuple[str, _Reader]]:
+        self._typed(dict, "an object")
         return [(key, _Reader(value, f"{self.path}.{key}")) for key, value in self.value.items()]
 
     def items(self, name: str | None = None) -> list[_Reader]:
@@ -448,26 +749,38 @@ class _Reader:
         reader = self.reader(name)
         return None if reader.value is None else reader.text()
 
-    def integer(self, name: str | None = None, *, minimum: int, maximum: int | None = None) -> int:
-        reader = self if name is None else self.reader(name)
-        return reader._typed(int, f"an integer from {minimum}" + ("" if maximum is None else f" to {maximum}"),
-                             lambda value: value >= minimum and (maximum is None or value <= maximum))
+    def boolean(self) -> bool:
+        return self._typed(bool, "true or false")
 
-    def whole(self) -> int:
-        """An integer of either sign (a share total: split adjustments may be negative)."""
-        return self._typed(int, "an integer")
+    def integer(self, name: str | None = None, *, minimum: int | None = None, maximum: int | None = None) -> int:
+        reader = self if name is None else self.reader(name)
+        what = "an integer" + ("" if minimum is None else f" from {minimum}") + ("" if maximum is None else f" to {maximum}")
+        return reader._typed(int, what, lambda value: (minimum is None or value >= minimum)
+                             and (maximum is None or value <= maximum))
 
     def count(self, name: str | None = None, *, maximum: int | None = None) -> int:
         return self.integer(name, minimum=0, maximum=maximum)
 
+    def whole(self) -> int:
+        """A whole number written as text (share counts may pass 64 bits), either sign."""
+        text = self.text()
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or str(value) != text:
+            raise self.error(f"is {text!r}; expected a whole number written plainly, like 1000")
+        return value
+
     def decimal(self, name: str | None = None) -> Decimal:
-        text = (self if name is None else self.reader(name)).text()
+        reader = self if name is None else self.reader(name)
+        text = reader.text()
         try:
             value = Decimal(text)
         except InvalidOperation:
-            raise self.error(f"has {text!r} where a decimal is due") from None
-        if not value.is_finite():
-            raise self.error(f"has {text!r} where a finite decimal is due")
+            value = None
+        if value is None or not value.is_finite() or _decimal_text(value) != text:
+            raise reader.error(f"is {text!r}; expected a finite decimal written plainly, like 12.50")
         return value
 
     def fraction(self) -> Fraction:
@@ -476,17 +789,20 @@ class _Reader:
         try:
             value = Fraction(int(numerator), int(denominator))
         except (ValueError, ZeroDivisionError):
-            raise self.error(f"is {text!r}; expected a fraction like 3/2") from None
-        if value <= 0:
-            raise self.error(f"is {text!r}; expected a positive fraction")
+            value = None
+        if value is None or value <= 0 or _fraction_text(value) != text:
+            raise self.error(f"is {text!r}; expected a positive fraction in lowest terms, like 3/2")
         return value
 
     def date(self) -> date:
         text = self.text()
         try:
-            return date.fromisoformat(text)
+            value = date.fromisoformat(text)
         except ValueError:
-            raise self.error(f"has {text!r} where a date is due") from None
+            value = None
+        if value is None or value.isoformat() != text:
+            raise self.error(f"is {text!r}; expected a date like 2026-01-31")
+        return value
 
     def base64(self) -> bytes:
         try:
@@ -494,24 +810,13 @@ class _Reader:
         except binascii.Error:
             raise self.error("is not base64") from None
 
-    def base64_field(self, name: str) -> bytes:
-        return self.reader(name).base64()
-
     def tuple_of(self, size: int) -> list[_Reader]:
         items = self.items()
         if len(items) != size:
             raise self.error(f"has {len(items)} members; expected {size}")
         return items
 
-    def text_pair(self) -> tuple[str, str]:
-        first, second = self.tuple_of(2)
-        return first.text(), second.text()
-
-    def id_and_order(self) -> tuple[str, int | None]:
+    def change(self) -> tuple[str, int | None]:
+        """A key's change: an id and the log order it now counts with, or null once it no longer counts."""
         event_id, order = self.tuple_of(2)
-        return event_id.text(), None if order.value is None else order.count()
-
-    def rejection(self) -> tuple:
-        line, event_id, reason, code = self.tuple_of(4)
-        return (line.count(), None if event_id.value is None else event_id.text(), reason.text(),
-                Code(code._typed(str, "a rejection code of semantics §7", lambda value: value in CODES)))
+        return _event_id(event_id), None if order.value is None else order.integer(minimum=1)

@@ -23,6 +23,7 @@ from engine.testing.folders import agreement_json_text, agreement_yaml_text, wri
 from engine.testing.invariants import (
     Replayed,
     check_cap_respected,
+    check_guarantee_calls,
     check_chain_integrity,
     check_chunking_invariance,
     check_correction_equivalence,
@@ -68,6 +69,7 @@ __all__ = [
     "check_chain_integrity",
     "check_line_accounting",
     "check_cap_respected",
+    "check_guarantee_calls",
     "check_step_downs_only",
     "check_terms_applied",
     "check_outstanding_rebuilt",

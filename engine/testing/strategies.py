@@ -205,6 +205,8 @@ def agreements(
     backstop: bool | Any = ANY,
     revenue_share: bool | Any = ANY,
     warrants: bool | Any = ANY,
+    revenue_floor: bool | Any = ANY,
+    guarantee: bool | Any = ANY,
 ) -> st.SearchStrategy[list[dict[str, Any]]]:
     """Valid agreements: a list of version documents (mappings), version 1 first.
 
@@ -217,6 +219,9 @@ def agreements(
       many settlement periods in the term (default 15 monthly, 9 quarterly).
     - `places` 0..6, `mode` "half_even" | "half_up" | "down"; `lock_after_periods`: None or ≥ 0.
     - `backstop`, `revenue_share`, `warrants`: True (in every version), False (in none).
+    - (v2) `revenue_floor`: True (in every version, some with the revenue share taken above
+      the floor), False (in none); `guarantee`: True or False, with a lender when True. An
+      agreement with either is `backstop/v2`.
     - `covers`: "shortfall" | "idle"; `cap`: None (no cap) or a Decimal used by every
       version that has a backstop (a *constant* cap); `pools`: 1..3 pools per version.
     - `late_interest`: None (no late interest) or a day count "ACT/365F" | "ACT/360".
@@ -239,11 +244,12 @@ def agreements(
         _check_int("lock_after_periods", lock_after_periods, 0, 1000)
     if term_start is not ANY and (not isinstance(term_start, date) or isinstance(term_start, datetime)):
         raise InvalidArgument(f"term_start must be a date; got {term_start!r}")
-    for name, value in (("backstop", backstop), ("revenue_share", revenue_share), ("warrants", warrants)):
+    for name, value in (("backstop", backstop), ("revenue_share", revenue_share), ("warrants", warrants),
+                        ("revenue_floor", revenue_floor), ("guarantee", guarantee)):
         if value is not ANY and not isinstance(value, bool):
             raise InvalidArgument(f"{name} must be True or False; got {value!r}")
-    if backstop is False and revenue_share is False and warrants is False:
-        raise InvalidArgument("backstop, revenue_share and warrants are all False; SPEC §3 needs at least one")
+    if backstop is False and revenue_share is False and warrants is False and revenue_floor is False and guarantee is False:
+        raise InvalidArgument("every clause is False; SPEC §3 needs at least one")
     if cap is not ANY and cap is not None:
         if not isinstance(cap, Decimal) or not cap.is_finite() or cap <= 0:
             raise InvalidArgument(f"cap must be None or a Decimal > 0; got {cap!r}")
@@ -253,7 +259,7 @@ def agreements(
             raise InvalidArgument(f"cap {cap} has more fraction digits than places={places} allows")
     pins = _Pins(
         versions, agreement, period, term_start, periods_max, places, mode, covers, cap, late_interest,
-        lock_after_periods, pools, backstop, revenue_share, warrants,
+        lock_after_periods, pools, backstop, revenue_share, warrants, revenue_floor, guarantee,
     )
     return _agreement_documents(pins)
 
@@ -275,6 +281,8 @@ class _Pins:
     backstop: Any
     revenue_share: Any
     warrants: Any
+    revenue_floor: Any
+    guarantee: Any
 
 
 def _pinned(draw, value, strategy):
@@ -284,7 +292,7 @@ def _pinned(draw, value, strategy):
 @st.composite
 def _agreement_documents(draw, pins: _Pins) -> list[dict[str, Any]]:
     agreement_id = pins.agreement if pins.agreement is not ANY else draw(_agreement_ids())
-    provider, guarantor = draw(st.lists(st.sampled_from(PARTY_NAMES), min_size=2, max_size=2, unique=True))
+    provider, guarantor, lender = draw(st.lists(st.sampled_from(PARTY_NAMES), min_size=3, max_size=3, unique=True))
     currency = draw(st.sampled_from(CURRENCIES))
     kind = _pinned(draw, pins.period, st.sampled_from(PERIOD_KINDS))
     periods_max = pins.periods_max if pins.periods_max is not ANY else (15 if kind == "monthly" else 9)
@@ -298,6 +306,10 @@ def _agreement_documents(draw, pins: _Pins) -> list[dict[str, Any]]:
     else:
         has_warrants = _pinned(draw, pins.warrants, st.booleans())
     fixed_warrants = draw(_fixed_warrants(start, end)) if has_warrants else None
+    # (v2) A guarantee and its lender are in every version or in none (SPEC §3).
+    has_guarantee = _pinned(draw, pins.guarantee, st.integers(0, 3).map(lambda n: n == 0))
+    has_floor = _pinned(draw, pins.revenue_floor, st.integers(0, 3).map(lambda n: n == 0))
+    v2 = has_guarantee or has_floor
     starts = [p.start for p in periods]
     later = sorted(draw(st.lists(st.integers(1, len(periods) - 1), min_size=pins.versions - 1,
                                  max_size=pins.versions - 1, unique=True))) if pins.versions > 1 else []
@@ -306,7 +318,7 @@ def _agreement_documents(draw, pins: _Pins) -> list[dict[str, Any]]:
     documents = []
     for number, effective in enumerate(effective_dates, start=1):
         document: dict[str, Any] = {
-            "schema": "backstop/v1",
+            "schema": "backstop/v2" if v2 else "backstop/v1",
             "agreement": agreement_id,
             "version": number,
             "effective": effective,
@@ -314,6 +326,8 @@ def _agreement_documents(draw, pins: _Pins) -> list[dict[str, Any]]:
         if title is not None:
             document["title"] = title if number == 1 else f"{title} (amendment {number - 1})"
         document["parties"] = {"provider": provider, "guarantor": guarantor}
+        if has_guarantee:
+            document["parties"]["lender"] = lender
         document["currency"] = currency
         document["term"] = {"start": start, "end": end}
         document["settlement"] = draw(_settlement(kind, places, mode, lock, pins.late_interest))
@@ -321,7 +335,7 @@ def _agreement_documents(draw, pins: _Pins) -> list[dict[str, Any]]:
         document["pools"] = pool_list
         has_backstop = _pinned(draw, pins.backstop, st.booleans())
         has_revenue = _pinned(draw, pins.revenue_share, st.booleans())
-        if not (has_backstop or has_revenue or has_warrants):
+        if not (has_backstop or has_revenue or has_warrants or has_floor or has_guarantee):
             if pins.backstop is ANY:
                 has_backstop = True
             else:
@@ -330,6 +344,12 @@ def _agreement_documents(draw, pins: _Pins) -> list[dict[str, Any]]:
             document["backstop"] = draw(_backstop(pool_list, places, pins.covers, pins.cap))
         if has_revenue:
             document["revenue_share"] = draw(_revenue_share())
+            if has_floor and draw(st.booleans()):
+                document["revenue_share"]["above_floor"] = True
+        if has_floor:
+            document["revenue_floor"] = draw(_revenue_floor(places))
+        if has_guarantee:
+            document["guarantee"] = draw(_guarantee(places))
         if fixed_warrants is not None:
             document["warrants"] = draw(_warrants(fixed_warrants, start, end))
         documents.append(document)
@@ -437,6 +457,45 @@ def _revenue_share(draw) -> dict[str, Any]:
 
 
 @st.composite
+def _amount_schedule(draw, places: int, high: int) -> list[dict[str, Any]]:
+    """(v2) An amount schedule: from year 1, strictly increasing years, amounts > 0 that rise or fall."""
+    years = [1]
+    for _ in range(draw(st.integers(0, 2))):
+        years.append(years[-1] + draw(st.integers(1, 2)))
+    digits = draw(st.integers(0, places))
+    amounts = st.sampled_from([Decimal(1).scaleb(-digits), Decimal(1000), Decimal(high)]) | decimals(
+        places=digits, min_value=Decimal(1).scaleb(-digits), max_value=high)
+    return [{"from_year": year, "amount": draw(amounts)} for year in years]
+
+
+@st.composite
+def _revenue_floor(draw, places: int) -> dict[str, Any]:
+    floor: dict[str, Any] = {"steps": draw(_amount_schedule(places, 500_000))}
+    if draw(st.booleans()):
+        digits = draw(st.integers(0, places))
+        floor["cap"] = draw(decimals(places=digits, min_value=Decimal(1).scaleb(-digits), max_value=1_000_000))
+    return floor
+
+
+@st.composite
+def _guarantee(draw, places: int) -> dict[str, Any]:
+    guarantee: dict[str, Any] = {"debt_service": draw(_amount_schedule(places, 2_000_000))}
+    if draw(st.booleans()):
+        guarantee["covers"] = draw(decimals(places=draw(st.integers(1, 3)), min_value=Decimal("0.001"), max_value=1))
+    guarantee["cure_days"] = draw(st.sampled_from([0, 1, 30, 90]))
+    if draw(st.booleans()):
+        digits = draw(st.integers(0, places))
+        guarantee["cap"] = draw(decimals(places=digits, min_value=Decimal(1).scaleb(-digits), max_value=3_000_000))
+    if draw(st.booleans()):
+        reimbursement: dict[str, Any] = {"payment_terms_days": draw(st.sampled_from([0, 30, 60]))}
+        if draw(st.booleans()):
+            rate = draw(decimals(places=draw(st.integers(2, 4)), min_value=0, max_value=1))
+            reimbursement["late_interest"] = {"annual_rate": rate, "day_count": draw(st.sampled_from(DAY_COUNTS))}
+        guarantee["reimbursement"] = reimbursement
+    return guarantee
+
+
+@st.composite
 def _fixed_warrants(draw, start: date, end: date) -> dict[str, Any]:
     """The warrant terms that are the same in every version: strike, expiry, tranches."""
     ids = draw(st.lists(st.sampled_from(TRANCHE_IDS), min_size=1, max_size=3, unique=True))
@@ -493,6 +552,10 @@ class _VersionTerms:
     pools: dict[str, int]  # pool id → gpus, in document order
     has_backstop: bool
     has_revenue_share: bool
+    has_floor: bool = False  # (v2)
+    has_guarantee: bool = False  # (v2)
+    cure_days: int = 0
+    payment_terms_days: int = 30
 
 
 @dataclass(frozen=True)
@@ -511,6 +574,7 @@ class _AgreementTerms:
     periods: tuple[Period, ...]
     versions: tuple[_VersionTerms, ...]
     tranches: tuple[tuple[str, int], ...]  # () when the agreement has no warrants
+    lender: str | None = None  # (v2)
 
     def governing(self, period: Period) -> _VersionTerms:
         chosen = self.versions[0]
@@ -550,6 +614,10 @@ def _agreement_terms(documents: Any) -> _AgreementTerms:
             {pool.id: pool.gpus for pool in version.document.pools},
             version.document.backstop is not None,
             version.document.revenue_share is not None,
+            version.document.revenue_floor is not None,
+            version.document.guarantee is not None,
+            version.document.guarantee.cure_days if version.document.guarantee is not None else 0,
+            version.document.settlement.payment_terms_days,
         )
         for version in loaded.versions
     )
@@ -557,7 +625,7 @@ def _agreement_terms(documents: Any) -> _AgreementTerms:
     return _AgreementTerms(
         loaded.id, first.parties.provider, first.parties.guarantor, first.currency,
         first.settlement.rounding.places, first.settlement.lock_after_periods, kind,
-        first.term.start, first.term.end, periods, versions, tranches,
+        first.term.start, first.term.end, periods, versions, tranches, first.parties.lender,
     )
 
 
@@ -579,8 +647,10 @@ def event_logs(
     corrections (replacements and voids) of open and closed-but-unlocked periods, exact
     re-sends of applied lines (some with their members reordered or spaced out), payments in
     both directions (some with `applies_to` naming likely entry ids), true-ups and closes in
-    period order; with warrants also share prices, stock splits and exercises. Every line
-    is applied or a duplicate, except exercises, which the warrant state may reject.
+    period order; with warrants also share prices, stock splits and exercises; (v2) with a
+    lender, payments among the three parties and guarantee calls around the cure date. Every
+    line is applied or a duplicate, except exercises and guarantee calls, which the warrant
+    and guarantee state may reject.
 
     `closes` pins how many periods are closed (default: any number); `max_lines` bounds the
     log; the booleans leave kinds of lines out; `id_prefix` starts every event id (to keep
@@ -664,6 +734,7 @@ class _LogModel:
     inputs: dict[str, _Input] = field(default_factory=dict)
     sent: list[_Sent] = field(default_factory=list)
     last_share_price: date | None = None
+    calls: list[str] = field(default_factory=list)  # (v2) ids of the guarantee calls written
 
     # ---- state ---------------------------------------------------------------------------
 
@@ -679,7 +750,10 @@ class _LogModel:
         chosen = []
         for period in self.terms.periods:
             version = self.terms.governing(period)
-            accepts = version.has_backstop and version.pools if want == "utilization" else version.has_revenue_share
+            if want == "utilization":
+                accepts = version.has_backstop and version.pools
+            else:
+                accepts = version.has_revenue_share or version.has_floor
             if accepts and not self.locked(period.index):
                 chosen.append(period)
         chosen.sort(key=lambda period: (period.index < self.closed, abs(period.index - self.closed)))
@@ -710,6 +784,8 @@ class _LogModel:
             actions += ["true_up"]
         if self.options.market_events and self.terms.tranches:
             actions += ["share_price", "stock_split", "exercise"]
+        if self.terms.lender is not None and self.closed:
+            actions += ["guarantee_call"] * 2
         return actions or ["payment" if self.options.payments else "true_up"]
 
     # ---- writing lines -------------------------------------------------------------------
@@ -806,7 +882,8 @@ class _LogModel:
 
     def payment(self, draw) -> None:
         terms = self.terms
-        payer, payee = draw(st.sampled_from([(terms.guarantor, terms.provider), (terms.provider, terms.guarantor)]))
+        parties = [terms.provider, terms.guarantor] + ([terms.lender] if terms.lender else [])
+        payer, payee = draw(st.lists(st.sampled_from(parties), min_size=2, max_size=2, unique=True))
         digits = draw(st.integers(0, terms.places))
         amount = draw(decimals(places=digits, min_value=Decimal(1).scaleb(-digits), max_value=draw(st.sampled_from([100, 50_000, 3_000_000]))))
         horizon = (self.last_closed_end() or terms.start) + timedelta(days=120)
@@ -824,7 +901,25 @@ class _LogModel:
             version = terms.governing(period)
             ids += [f"{terms.id}/{period.id}/lease_back/{pool}" for pool in version.pools]
             ids += [f"{terms.id}/{period.id}/revenue_share", f"{terms.id}/{period.id}/revenue_share/adj1"]
+            if version.has_floor:
+                ids += [f"{terms.id}/{period.id}/revenue_top_up"]
+            if version.has_guarantee:
+                ids += [f"{terms.id}/{period.id}/debt_service"]
+        ids += [f"{terms.id}/call/{call}/reimbursement" for call in self.calls[-3:]]
         return st.sampled_from(ids)
+
+    def guarantee_call(self, draw) -> None:
+        """(v2) A call on a closed period's debt service, mostly after its cure date; the
+        guarantee state may reject it (too early, called before, nothing owed, the cap)."""
+        terms = self.terms
+        period = draw(st.sampled_from(terms.periods[: self.closed]))
+        version = terms.governing(period)
+        due = period.end + timedelta(days=version.payment_terms_days)
+        day = due + timedelta(days=version.cure_days + draw(st.sampled_from([-1, 0, 0, 1, 10, 45])))
+        event_id = self.next_id("call")
+        self.calls.append(event_id)
+        fields = {"date": day.isoformat(), "obligation": f"{terms.id}/{period.id}/debt_service"}
+        self.write(self.event(event_id, "guarantee_call", fields), None)
 
     def true_up(self, draw) -> None:
         last = self.last_closed_end()

@@ -19,6 +19,7 @@ from engine.testing.invariants import (
     check_chunking_invariance,
     check_correction_equivalence,
     check_duplicates_harmless,
+    check_guarantee_calls,
     check_line_accounting,
     check_outstanding_rebuilt,
     check_replay_deterministic,
@@ -58,6 +59,11 @@ def invariant_checks(loaded, lines: list[str]) -> None:
     caps = {version.document.backstop.cap for version in loaded.versions if version.document.backstop is not None}
     if len(caps) == 1:
         check_cap_respected(entries, caps.pop())
+    floors = {version.document.revenue_floor.cap for version in loaded.versions if version.document.revenue_floor is not None}
+    if len(floors) == 1:  # (v2) the top-ups against their own cap, apart from the lease-back's
+        check_cap_respected(entries, floors.pop(), of="revenue_top_up")
+    if loaded.versions[0].document.guarantee is not None:
+        check_guarantee_calls(entries, [loaded])
     check_replay_deterministic([loaded], lines)
     check_chunking_invariance([loaded], lines, chunks=(len(lines) // 3, 2 * len(lines) // 3))
     check_duplicates_harmless([loaded], lines)

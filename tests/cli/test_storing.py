@@ -36,18 +36,22 @@ def export_files(store: str, folder: Path) -> tuple[bytes, bytes, bytes]:
 
 def test_ingest_close_export_and_status_on_a_file(tmp_path, log, capsys):
     store = str(tmp_path / "books.db")
+    replay = json.loads(replayed(CONTRACTS, log.read_bytes()).summary)
+    lines, applied, entries = replay["lines"], replay["applied"], sum(a["entries"] for a in replay["agreements"].values())
+    assert replay["duplicates"] == 12 and len(replay["rejected"]) == 1
     assert main(["ingest", "--store", store, str(CONTRACTS), str(log)]) == 1  # a line was rejected
     out = capsys.readouterr().out
-    assert f"{log}: 5,288 lines: 5,275 applied, 12 duplicates, 1 rejected; 246 entries issued" in out
+    assert f"{log}: {lines:,} lines: {applied:,} applied, 12 duplicates, 1 rejected; {entries:,} entries issued" in out
     assert f"{log}:8 (log line 8) (bad) [number]: " in out
     assert main(["close", "--store", store, "--through", "2027-04-01"]) == 0
     assert "closed through 2027-04-01: " in capsys.readouterr().out
     expected = replayed(CONTRACTS, log.read_bytes(), date(2027, 4, 1))
     assert export_files(store, tmp_path) == (expected.ledger, expected.summary, expected.rejected)
-    assert "5288 lines: 5275 applied, 12 duplicates, 1 rejected" in capsys.readouterr().out
+    assert f"{lines} lines: {applied} applied, 12 duplicates, 1 rejected" in capsys.readouterr().out
     assert main(["status", "--store", f"sqlite:///{store}"]) == 0
     out = capsys.readouterr().out
-    for words in ["5,288 lines: 5,275 applied, 12 duplicates, 1 rejected", "gb300-monthly: 89 entries, head ",
+    gb300 = json.loads(expected.summary)["agreements"]["gb300-monthly"]["entries"]
+    for words in [f"{lines:,} lines: {applied:,} applied, 12 duplicates, 1 rejected", f"gb300-monthly: {gb300} entries, head ",
                   "closed through 2027-03", "amended-h200 version 2: sha256 ", f"{log}: {log.stat().st_size:,} bytes"]:
         assert words in out
     assert main(["status", "--store", store, "--json"]) == 0
@@ -68,9 +72,10 @@ def test_standard_input_needs_a_source_name(tmp_path, log, monkeypatch, capsys):
     assert "standard input needs --source NAME" in capsys.readouterr().err
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(log.read_bytes())))
     assert main(["ingest", "--store", store, str(CONTRACTS), "-", "--source", "feed"]) == 1
-    assert "feed: 5,288 lines" in capsys.readouterr().out
+    lines = log.read_bytes().count(b"\n")  # none blank, each ending in LF
+    assert f"feed: {lines:,} lines" in capsys.readouterr().out
     with Store.open(store) as opened:
-        assert opened.status()["sources"] == [{"name": "feed", "bytes": log.stat().st_size, "lines": 5288}]
+        assert opened.status()["sources"] == [{"name": "feed", "bytes": log.stat().st_size, "lines": lines}]
 
 
 def test_arguments_a_store_needs(tmp_path, log, capsys):
@@ -81,6 +86,8 @@ def test_arguments_a_store_needs(tmp_path, log, capsys):
     assert "--source names one source" in capsys.readouterr().err
     assert main(["export", "--ledger", str(tmp_path / "l")]) == 2
     assert "export needs --store URL" in capsys.readouterr().err
+    assert main(["export", "--store", store, "csv", str(tmp_path / "l"), "--out", str(tmp_path / "columns")]) == 2
+    assert "--store, --ledger, --summary and --rejected belong to a store's export" in capsys.readouterr().err
     for command in (["export", "--store", store, "--ledger", str(tmp_path / "l")], ["status", "--store", store],
                     ["close", "--store", store, "--through", "2026-12-31"]):
         assert main(command) == 2

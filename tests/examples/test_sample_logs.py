@@ -72,8 +72,8 @@ def test_the_generator_models_the_agreement_and_agrees_with_the_engine(folder, g
         for outcome in engine.feed_stream(stream):
             assert outcome.status != "rejected", f"{log.name} line {outcome.line}: {outcome.reason}"
             issued += [entry.fields for entry in outcome.entries]
-    parties = {"guarantor->provider": (timeline.agr.guarantor, timeline.agr.provider),
-               "provider->guarantor": (timeline.agr.provider, timeline.agr.guarantor)}
+    roles = {"provider": timeline.agr.provider, "guarantor": timeline.agr.guarantor, "lender": timeline.agr.lender}
+    parties = {direction: tuple(roles[role] for role in direction.split("->")) for direction in generator.DIRECTIONS}
     expected = [modelled(entry, parties, timeline.agr.places, generator) for entry in books.entries]
     actual = [engine_view(entry) for entry in issued]
     assert len(actual) == len(expected)
@@ -84,7 +84,7 @@ def test_the_generator_models_the_agreement_and_agrees_with_the_engine(folder, g
 # ---- the two sides in one shape ----
 
 COMPARED = ("seq", "id", "kind", "period", "date", "due", "amount", "debtor", "creditor", "tranche", "of", "adjusts",
-            "uncapped", "credit_applied", "applied", "unapplied")
+            "uncapped", "credit_applied", "applied", "unapplied", "obligation")
 
 
 def engine_view(entry: dict) -> dict:
@@ -102,7 +102,8 @@ def modelled(entry: dict, parties: dict, places: int, generator: ModuleType) -> 
     def money(amount: Fraction) -> str:
         return generator.money(amount, places)
 
-    view = {name: entry[name] for name in ("seq", "id", "kind", "period", "date", "due", "amount", "tranche", "of", "adjusts")
+    view = {name: entry[name] for name in ("seq", "id", "kind", "period", "date", "due", "amount", "tranche", "of", "adjusts",
+                                           "obligation")
             if entry.get(name) is not None or name in ("period", "due")}
     view["debtor"], view["creditor"] = parties[entry["direction"]]
     if "uncapped" in entry:
@@ -124,6 +125,7 @@ def terms_of(agreement: LoadedAgreement, generator: ModuleType):
         currency=first.currency, start=first.term.start, end=first.term.end, period=first.settlement.period,
         places=first.settlement.rounding.places, mode=first.settlement.rounding.mode,
         lock_after=first.settlement.lock_after_periods, versions=versions,
+        lender=first.parties.lender,
         warrants=None if first.warrants is None else generator.Warrants(
             strike=Fraction(first.warrants.strike), expires=first.warrants.expires,
             tranches=tuple(generator.Tranche(t.id, t.shares, condition_of(t.vests.model_dump()))
@@ -133,6 +135,7 @@ def terms_of(agreement: LoadedAgreement, generator: ModuleType):
 
 def version_of(number: int, document, generator: ModuleType):
     backstop, share, late = document.backstop, document.revenue_share, document.settlement.late_interest
+    floor, guarantee = document.revenue_floor, document.guarantee
     return generator.Version(
         number=number, effective=document.effective,
         pools=tuple(generator.Pool(pool.id, pool.gpu_model, pool.gpus) for pool in document.pools),
@@ -142,8 +145,22 @@ def version_of(number: int, document, generator: ModuleType):
         cap=None if backstop is None or backstop.cap is None else Fraction(backstop.cap),
         steps=() if share is None else tuple((step.from_year, Fraction(step.rate)) for step in share.steps),
         payment_terms_days=document.settlement.payment_terms_days,
-        late_interest=None if late is None else (Fraction(late.annual_rate), 365 if late.day_count == "ACT/365F" else 360),
+        late_interest=late_interest_of(late),
+        floor=() if floor is None else tuple((step.from_year, Fraction(step.amount)) for step in floor.steps),
+        floor_cap=None if floor is None or floor.cap is None else Fraction(floor.cap),
+        above_floor=share is not None and share.above_floor,
+        guarantee=None if guarantee is None else generator.Guarantee(
+            debt_service=tuple((step.from_year, Fraction(step.amount)) for step in guarantee.debt_service),
+            covers=Fraction(guarantee.covers), cure_days=guarantee.cure_days,
+            cap=None if guarantee.cap is None else Fraction(guarantee.cap),
+            reimbursement_days=guarantee.reimbursement.payment_terms_days,
+            reimbursement_late_interest=late_interest_of(guarantee.reimbursement.late_interest),
+        ),
     )
+
+
+def late_interest_of(late) -> tuple | None:
+    return None if late is None else (Fraction(late.annual_rate), 365 if late.day_count == "ACT/365F" else 360)
 
 
 def condition_of(vests: dict) -> tuple:

@@ -65,7 +65,8 @@ def physical_lines(lines: list[str]) -> list[bytes]:
 
 @given(any_agreement_with_log)
 def test_generated_logs_replay_without_rejections(case):
-    """A log the kit calls valid is applied line by line: only exercises may be refused.
+    """A log the kit calls valid is applied line by line: only exercises and guarantee calls,
+    which the warrant and guarantee state decide, may be refused.
 
     The kit computes periods, capacity, locks and close order itself; a rejected line here
     means the engine and the kit read SPEC differently about one of them.
@@ -74,7 +75,8 @@ def test_generated_logs_replay_without_rejections(case):
     replayed = replay_lines(documents, lines)
     for outcome in replayed.outcomes:
         if outcome.status == "rejected":
-            assert json.loads(outcome.raw)["type"] == "exercise", f"line {outcome.line} rejected: {outcome.reason}\n{outcome.raw!r}"
+            assert json.loads(outcome.raw)["type"] in ("exercise", "guarantee_call"), (
+                f"line {outcome.line} rejected: {outcome.reason}\n{outcome.raw!r}")
     event(f"entries: {min(len(replayed.entries) // 5 * 5, 30)}+")
 
 
@@ -446,7 +448,8 @@ def test_the_kit_needs_hypothesis_and_says_how_to_install_it():
         lambda: agreements(period="weekly"),
         lambda: agreements(cap=Decimal("1.005"), places=2),
         lambda: agreements(cap=Decimal("5"), backstop=False),
-        lambda: agreements(backstop=False, revenue_share=False, warrants=False),
+        lambda: agreements(backstop=False, revenue_share=False, warrants=False, revenue_floor=False, guarantee=False),
+        lambda: agreements(guarantee="yes"),
         lambda: agreements(versions=0),
         lambda: decimals(min_value=2, max_value=1),
         lambda: decimals(min_value=0.5),

@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import engine
+from engine.replay import snapshot
 from engine.stores import base
 from engine.stores import (
     SCHEMA_VERSION,
@@ -302,7 +303,9 @@ class StoreSuite:
         data = sample_log()
         with Store.open(url) as store:
             store.ingest(io.BytesIO(data), contracts=CONTRACTS)
-        tamper(url, "UPDATE checkpoint SET snapshot = ?", (b"backstop-snapshot/1\n" + b"garbage",))
+        tamper(url, "UPDATE checkpoint SET snapshot = ?", (snapshot.MAGIC + b"garbage",))
+        assert exported(url) == replayed(CONTRACTS, data)
+        tamper(url, "UPDATE checkpoint SET snapshot = ?", (b"backstop-snapshot/0\n" + b"an older format",))
         assert exported(url) == replayed(CONTRACTS, data)
 
     def test_a_checkpoint_of_another_position_is_not_trusted(self, url, tmp_path):
