@@ -14,11 +14,11 @@ from dateutil.relativedelta import relativedelta
 
 MONTHS_PER_PERIOD = {"monthly": 1, "quarterly": 3}
 DATE_MAX = date.max  # 9999-12-31: the last date of SPEC §2's range
+PERIOD_ID = re.compile(r"(?P<year>[0-9]{4})-(?:(?P<month>0[1-9]|1[0-2])|Q(?P<quarter>[1-4]))")
 
 
 class OutOfRange(ValueError):
     """A date the calendar was asked for falls past 9999-12-31 (SPEC §2 "Range")."""
-PERIOD_ID = re.compile(r"(?P<year>[0-9]{4})-(?:(?P<month>0[1-9]|1[0-2])|Q(?P<quarter>[1-4]))")
 
 
 @dataclass(frozen=True, slots=True)

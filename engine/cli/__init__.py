@@ -1,6 +1,6 @@
 """The `backstop` command line (SPEC §8): the edge where the engine meets files and the terminal.
 
-Each command lives in a module of its own (`replaying`, `auditing`, `agreements`); files are
+Each command lives in a module of its own (`replaying`, `auditing`, `agreements`, `reporting`); files are
 read and written only through `files`, which writes every output whole or not at all.
 """
 
@@ -14,10 +14,13 @@ from engine import __version__
 from engine.cli.agreements import run_check, run_schema, run_validate
 from engine.cli.auditing import run_explain, run_verify
 from engine.cli.replaying import render_summary, run_replay
+from engine.cli.reporting import add_commands as add_report_commands
+from engine.cli.reporting import run_export, run_report, run_statement
 from engine.cli.simulating import EXIT_INTERRUPTED, run_simulate
 from engine.cli.status import EXIT_FAILED, EXIT_OK, EXIT_REJECTED, UsageFailure
 from engine.documents.errors import DocumentErrors
 from engine.replay import SEMANTICS, InternalError, lane
+from engine.reports import ReportError
 
 __all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_REJECTED", "UsageFailure", "build_parser", "main",
            "render_summary"]
@@ -115,20 +118,22 @@ def build_parser() -> argparse.ArgumentParser:
         "explain", help="explain one ledger entry in plain words (reads leniently and checks nothing: verify does)")
     explain_parser.add_argument("ledger", metavar="LEDGER")
     explain_parser.add_argument("entry_id", metavar="ID")
+    add_report_commands(commands, _date_argument)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {"replay": run_replay, "validate": run_validate, "schema": run_schema,
-               "verify": run_verify, "explain": run_explain, "check": run_check, "simulate": run_simulate}[args.command]
+               "verify": run_verify, "explain": run_explain, "check": run_check, "simulate": run_simulate,
+               "statement": run_statement, "report": run_report, "export": run_export}[args.command]
     try:
         return handler(args)
     except DocumentErrors as errors:
         print(str(errors), file=sys.stderr)
         print(f"backstop: {len(errors.errors)} problem(s) in the agreement documents", file=sys.stderr)
         return EXIT_FAILED
-    except UsageFailure as failure:
+    except (UsageFailure, ReportError) as failure:
         print(f"backstop: {failure}", file=sys.stderr)
         return EXIT_FAILED
     except InternalError as error:  # the line was rolled back and no output was written

@@ -8,6 +8,7 @@ that version's error.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -137,21 +138,24 @@ def _effective_order_problems(ordered: Sequence[CheckedVersion]) -> list[Documen
 
 def _due_date_problems(ordered: Sequence[CheckedVersion]) -> list[DocumentError]:
     """A period whose due date would fall past 9999-12-31 (SPEC §2 "Range"): the first such
-    period of each version, at that version's payment terms."""
+    period of each version, at that version's payment terms. Period ends only grow, so a
+    version's periods are all in range when the last one it governs is."""
     first = ordered[0].document
     periods = settlement_periods(first.term.start, first.term.end, first.settlement.period)
+    starts = [period.start for period in periods]
     problems = []
     for number, version in enumerate(ordered):
         until = ordered[number + 1].document.effective if number + 1 < len(ordered) else DATE_MAX
+        governed = periods[bisect.bisect_left(starts, version.document.effective) : bisect.bisect_left(starts, until)]
         days = version.document.settlement.payment_terms_days
-        for period in periods:
-            if version.document.effective <= period.start < until and add_days_or_none(period.end, days) is None:
-                message = (
-                    f"period {period.id} ends on {period.end} and would fall due {days} days later, "
-                    f"after {DATE_MAX}, the last date the engine handles; shorten the term or the payment terms"
-                )
-                problems.append(version.where.error(("settlement", "payment_terms_days"), message))
-                break
+        if not governed or add_days_or_none(governed[-1].end, days) is not None:
+            continue
+        period = next(period for period in governed if add_days_or_none(period.end, days) is None)
+        message = (
+            f"period {period.id} ends on {period.end} and would fall due {days} days later, "
+            f"after {DATE_MAX}, the last date the engine handles; shorten the term or the payment terms"
+        )
+        problems.append(version.where.error(("settlement", "payment_terms_days"), message))
     return problems
 
 

@@ -6,7 +6,7 @@
  * the same decisions as the Python reference, which stays the authority:
  *
  *   read_plain_utilization(raw)   is  engine.events.reader.read_plain_utilization
- *   plain(lane, raw, number)      is  Engine._plain_reference with AgreementReplay.plain_utilization
+ *   plain(engine, decide, raw, number)  is  Engine._plain_reference with AgreementReplay.plain_utilization
  *
  * and, for the routing pass of `backstop replay --workers` (engine/parallel.py):
  *
@@ -21,13 +21,12 @@
  * tests/replay/test_compiled_lane.py holds each to its reference, and checks the constants
  * below against the Python ones they copy.
  *
- * The lane reaches into no object by name. It is handed what it works on: the engine's lane
- * (`Engine._lane`: the agreements' lanes, the id map, the count of lines) and each agreement's
- * (`AgreementReplay.lane`), lists in which the Python side keeps that state itself, in the
- * order of ENGINE_LANE_FIELDS and AGREEMENT_LANE_FIELDS. `configure` is handed the names of
- * both orders, which must be the ones compiled here, and the member descriptors of the key
- * fields it reads and writes (`Key.available`, `Key.sold`, `Key.inputs`): a field renamed on
- * one side only fails at import, never silently.
+ * The lane looks up nothing by name. What it reads and writes lives in fixed slots
+ * (engine.replay.lane.EngineLane and AgreementLane, the bases of Engine and AgreementReplay,
+ * and the Key dataclass); `configure` hands it their member descriptors, once, and checks
+ * each against the slot compiled in below, so that a slot renamed or moved on one side only
+ * fails at import, never silently. `plain` is handed the engine, and the Python method that
+ * decides what it leaves, with each line.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -42,31 +41,34 @@
 
 /* Set by configure(): what the lane shares with the Python reference. */
 static PyObject *loads, *decode_error, *quantities, *quantity, *zero, *exact_add;
-/* ... and the descriptors of Key.available, Key.sold and Key.inputs. */
-static PyObject *key_available_field, *key_sold_field, *key_inputs_field;
 
 /* Interned names: the line's members. */
 static PyObject *member[PLAIN_MEMBERS], *s_utilization, *one;
 
-/* The engine's lane and an agreement's, item by item (engine.replay.lane checks the order). */
-enum { ENGINE_LANES, ENGINE_IDS, ENGINE_LINES, ENGINE_LANE_SIZE };
-static const char *engine_lane_fields[ENGINE_LANE_SIZE] = {"lanes", "ids", "lines"};
-enum { LANE_SPANS, LANE_LOCKED_BELOW, LANE_CAPACITIES, LANE_KEYS, LANE_CLOSED, LANE_RESTATED, LANE_NUMBER,
-       LANE_PLAIN_UTILIZATION, AGREEMENT_LANE_SIZE };
-static const char *agreement_lane_fields[AGREEMENT_LANE_SIZE] = {
-    "spans", "locked_below", "capacities", "keys", "closed", "restated", "number", "plain_utilization"};
+/* The slots the lane reads and writes, as engine.replay.lane hands their descriptors to
+ * configure (ENGINE_FIELDS, AGREEMENT_FIELDS, KEY_FIELDS), which checks them against these. */
+enum { ENGINE_AGREEMENTS, ENGINE_IDS, ENGINE_LINES, ENGINE_FIELDS };
+enum { AGREEMENT_SPANS, AGREEMENT_LOCKED_BELOW, AGREEMENT_CAPACITIES, AGREEMENT_KEYS, AGREEMENT_CLOSED,
+       AGREEMENT_RESTATED, AGREEMENT_NUMBER, AGREEMENT_FIELDS };
+enum { KEY_AVAILABLE, KEY_SOLD, KEY_INPUTS, KEY_FIELDS };
+static const char *engine_slots[ENGINE_FIELDS] = {"agreements", "ids", "lines"};
+static const char *agreement_slots[AGREEMENT_FIELDS] = {"_spans", "locked_below", "_capacities", "keys",
+                                                        "closed", "restated", "number"};
+static const char *key_slots[KEY_FIELDS] = {"available", "sold", "inputs"};
+static PyObject *engine_field[ENGINE_FIELDS], *agreement_field[AGREEMENT_FIELDS], *key_field[KEY_FIELDS];
 
-/* A key's field through its member descriptor: a new reference, NULL on error. */
+/* owner's slot through its member descriptor, as Python reads it: a new reference, NULL on
+ * error (an owner of another type, or the slot empty). */
 static PyObject *
-key_field(PyObject *field, PyObject *key)
+get_slot(PyObject *field, PyObject *owner)
 {
-    return Py_TYPE(field)->tp_descr_get(field, key, (PyObject *)Py_TYPE(key));
+    return Py_TYPE(field)->tp_descr_get(field, owner, (PyObject *)Py_TYPE(owner));
 }
 
 static int
-set_key_field(PyObject *field, PyObject *key, PyObject *value)
+set_slot(PyObject *field, PyObject *owner, PyObject *value)
 {
-    return Py_TYPE(field)->tp_descr_set(field, key, value);
+    return Py_TYPE(field)->tp_descr_set(field, owner, value);
 }
 
 enum { ID, TYPE, AGREEMENT, POOL, START, END, AVAILABLE, SOLD };
@@ -413,7 +415,7 @@ put_le(unsigned char *to, uint64_t value, int bytes)
 /* AgreementReplay.plain_utilization's common case: 1 applied, 0 for the Python method to
  * decide (nothing has changed), -1 on error. */
 static int
-apply_common(PyObject *lane, PyObject *line, long long order, long long number, PyObject *ids)
+apply_common(PyObject *replay, PyObject *line, long long order, long long number, PyObject *ids)
 {
     PyObject *event_id = PyTuple_GET_ITEM(line, 0), *pool_text = PyTuple_GET_ITEM(line, 2),
              *start = PyTuple_GET_ITEM(line, 3), *end = PyTuple_GET_ITEM(line, 4),
@@ -426,7 +428,8 @@ apply_common(PyObject *lane, PyObject *line, long long order, long long number, 
     int status = 0, ok = 1;
 
     /* span = self._spans.get(start), learnt already, with this end */
-    spans = Py_NewRef(PyList_GET_ITEM(lane, LANE_SPANS));
+    if ((spans = get_slot(agreement_field[AGREEMENT_SPANS], replay)) == NULL)
+        goto error;
     if (!PyDict_CheckExact(spans))
         goto done;
     span = PyDict_GetItemWithError(spans, start);
@@ -447,14 +450,16 @@ apply_common(PyObject *lane, PyObject *line, long long order, long long number, 
     long long index = integer(index_object, &ok), span_number = integer(PyTuple_GET_ITEM(span, 2), &ok);
 
     /* not locked */
-    locked = Py_NewRef(PyList_GET_ITEM(lane, LANE_LOCKED_BELOW));
+    if ((locked = get_slot(agreement_field[AGREEMENT_LOCKED_BELOW], replay)) == NULL)
+        goto error;
     long long locked_below = integer(locked, &ok);
     if (!ok || index < locked_below || index < 0 || index > INT32_MAX || span_number < 0 ||
         span_number > UINT32_MAX)
         goto done;
 
     /* (pool number, pool, capacity) = self._capacities[index].get(pool) */
-    capacities = Py_NewRef(PyList_GET_ITEM(lane, LANE_CAPACITIES));
+    if ((capacities = get_slot(agreement_field[AGREEMENT_CAPACITIES], replay)) == NULL)
+        goto error;
     if (!PyList_CheckExact(capacities) || index >= PyList_GET_SIZE(capacities))
         goto done;
     PyObject *pools = PyList_GET_ITEM(capacities, index);
@@ -475,7 +480,8 @@ apply_common(PyObject *lane, PyObject *line, long long order, long long number, 
         goto done;
 
     /* the key, which the Python method makes when it is new */
-    keys = Py_NewRef(PyList_GET_ITEM(lane, LANE_KEYS));
+    if ((keys = get_slot(agreement_field[AGREEMENT_KEYS], replay)) == NULL)
+        goto error;
     if (!PyDict_CheckExact(keys))
         goto done;
     PyObject *period_keys = PyDict_GetItemWithError(keys, index_object);
@@ -493,7 +499,7 @@ apply_common(PyObject *lane, PyObject *line, long long order, long long number, 
     Py_INCREF(key);
 
     /* both sums, exact, and the capacity check, before anything changes */
-    if ((key_available = key_field(key_available_field, key)) == NULL)
+    if ((key_available = get_slot(key_field[KEY_AVAILABLE], key)) == NULL)
         goto error;
     PyObject *arguments[2] = {key_available, available};
     if ((total = PyObject_Vectorcall(exact_add, arguments, 2, NULL)) == NULL)
@@ -503,19 +509,21 @@ apply_common(PyObject *lane, PyObject *line, long long order, long long number, 
         goto error;
     if (over)
         goto done;
-    if ((key_sold = key_field(key_sold_field, key)) == NULL)
+    if ((key_sold = get_slot(key_field[KEY_SOLD], key)) == NULL)
         goto error;
     arguments[0] = key_sold;
     arguments[1] = sold;
     if ((sold_total = PyObject_Vectorcall(exact_add, arguments, 2, NULL)) == NULL)
         goto error;
-    if ((inputs = key_field(key_inputs_field, key)) == NULL)
+    if ((inputs = get_slot(key_field[KEY_INPUTS], key)) == NULL)
         goto error;
-    closed = Py_NewRef(PyList_GET_ITEM(lane, LANE_CLOSED));
+    if ((closed = get_slot(agreement_field[AGREEMENT_CLOSED], replay)) == NULL)
+        goto error;
     long long closed_below = integer(closed, &ok);
 
     /* the input's record, as engine.replay.inputs.plain_utilization_head(...) + values */
-    agreement_number = Py_NewRef(PyList_GET_ITEM(lane, LANE_NUMBER));
+    if ((agreement_number = get_slot(agreement_field[AGREEMENT_NUMBER], replay)) == NULL)
+        goto error;
     long long agreement = integer(agreement_number, &ok);
     if (!ok || !PyList_CheckExact(inputs) || agreement < 0 || agreement > UINT16_MAX ||
         !PyUnicode_IS_ASCII(values))
@@ -536,16 +544,18 @@ apply_common(PyObject *lane, PyObject *line, long long order, long long number, 
     memcpy(to + HEAD_BYTES, PyUnicode_1BYTE_DATA(values), value_bytes);
 
     /* and now the changes, in the Python method's order */
-    if (set_key_field(key_available_field, key, total) < 0 || set_key_field(key_sold_field, key, sold_total) < 0 ||
+    if (set_slot(key_field[KEY_AVAILABLE], key, total) < 0 || set_slot(key_field[KEY_SOLD], key, sold_total) < 0 ||
         PyList_Append(inputs, event_id) < 0)
         goto error;
     if (index < closed_below) {
-        PyObject *restated = PyList_GET_ITEM(lane, LANE_RESTATED);
-        if (!PySet_CheckExact(restated)) {
-            PyErr_SetString(PyExc_TypeError, "plain(): an agreement's restated periods must be a set");
+        PyObject *restated = get_slot(agreement_field[AGREEMENT_RESTATED], replay);
+        if (restated == NULL)
             goto error;
-        }
-        if (PySet_Add(restated, index_object) < 0)
+        int added = PySet_Check(restated) ? PySet_Add(restated, index_object) : -1;
+        if (added < 0 && !PyErr_Occurred())
+            PyErr_SetString(PyExc_TypeError, "plain(): an agreement's restated periods must be a set");
+        Py_DECREF(restated);
+        if (added < 0)
             goto error;
     }
     if (PyDict_SetItem(ids, event_id, record) < 0)
@@ -573,123 +583,143 @@ done:
     return status;
 }
 
-/* Engine._plain: the line's id when it was applied, None (nothing changed) otherwise. */
+/* Engine._plain: the line's id when it was applied, None (nothing changed) otherwise.
+ * `decide` is AgreementReplay.plain_utilization, called as decide(replay, line, order, number)
+ * for a line the lane leaves. */
 static PyObject *
 plain(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError, "plain() takes the engine's lane, raw and number");
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "plain() takes the engine, the Python method, raw and number");
         return NULL;
     }
-    PyObject *engine = args[0], *raw = args[1], *number_object = args[2];
-    if (!PyList_CheckExact(engine) || PyList_GET_SIZE(engine) != ENGINE_LANE_SIZE) {
-        PyErr_SetString(PyExc_TypeError, "plain(): expected the engine's lane (Engine._lane)");
+    if (engine_field[0] == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "plain(): the lane is not configured (see engine.replay.lane)");
         return NULL;
     }
+    PyObject *engine = args[0], *decide = args[1], *raw = args[2], *number_object = args[3];
     PyObject *line = read_plain_utilization(module, raw);
     if (line == NULL || line == Py_None)
         return line;
-    PyObject *result = NULL, *order_object = NULL;
+    PyObject *result = NULL, *agreements = NULL, *ids = NULL, *lines = NULL, *replay = NULL, *order_object = NULL;
     PyObject *event_id = PyTuple_GET_ITEM(line, 0);
-    PyObject *lanes = PyList_GET_ITEM(engine, ENGINE_LANES), *ids = PyList_GET_ITEM(engine, ENGINE_IDS),
-             *lines = PyList_GET_ITEM(engine, ENGINE_LINES);
-    if (!PyDict_CheckExact(lanes) || !PyDict_CheckExact(ids)) {
-        PyErr_SetString(PyExc_TypeError, "plain(): the engine's lanes and ids must be dicts");
+    if ((agreements = get_slot(engine_field[ENGINE_AGREEMENTS], engine)) == NULL ||
+        (ids = get_slot(engine_field[ENGINE_IDS], engine)) == NULL ||
+        (lines = get_slot(engine_field[ENGINE_LINES], engine)) == NULL)
+        goto done;
+    if (!PyDict_CheckExact(agreements) || !PyDict_CheckExact(ids)) {
+        PyErr_SetString(PyExc_TypeError, "plain(): the engine's agreements and ids must be dicts");
         goto done;
     }
-    PyObject *lane = PyDict_GetItemWithError(lanes, PyTuple_GET_ITEM(line, 1));
-    if (lane == NULL) {
+    replay = PyDict_GetItemWithError(agreements, PyTuple_GET_ITEM(line, 1));
+    if (replay == NULL) {
         if (!PyErr_Occurred())
             result = Py_NewRef(Py_None);
         goto done;
     }
-    if (!PyList_CheckExact(lane) || PyList_GET_SIZE(lane) != AGREEMENT_LANE_SIZE) {
-        PyErr_SetString(PyExc_TypeError, "plain(): expected an agreement's lane (AgreementReplay.lane)");
-        goto done;
-    }
-    Py_INCREF(lane); /* held while the Python method may run */
+    Py_INCREF(replay); /* held while the Python method may run */
     int in_use = PyDict_Contains(ids, event_id);
     if (in_use < 0)
-        goto done_lane;
+        goto done;
     if (in_use) {
         result = Py_NewRef(Py_None);
-        goto done_lane;
+        goto done;
     }
     if ((order_object = PyNumber_Add(lines, one)) == NULL)
-        goto done_lane;
+        goto done;
     int ok = 1;
     long long order = integer(order_object, &ok), number = integer(number_object, &ok);
-    int applied = ok ? apply_common(lane, line, order, number, ids) : 0;
+    int applied = ok ? apply_common(replay, line, order, number, ids) : 0;
     if (applied < 0)
-        goto done_lane;
+        goto done;
     if (applied == 0) { /* the Python method decides, and may change state */
-        PyObject *call[3] = {line, order_object, number_object};
-        PyObject *taken = PyObject_Vectorcall(PyList_GET_ITEM(lane, LANE_PLAIN_UTILIZATION), call, 3, NULL);
+        PyObject *call[4] = {replay, line, order_object, number_object};
+        PyObject *taken = PyObject_Vectorcall(decide, call, 4, NULL);
         if (taken == NULL)
-            goto done_lane;
+            goto done;
         applied = PyObject_IsTrue(taken);
         Py_DECREF(taken);
         if (applied < 0)
-            goto done_lane;
+            goto done;
     }
     if (!applied) {
         result = Py_NewRef(Py_None);
-        goto done_lane;
+        goto done;
     }
-    if (PyList_SetItem(engine, ENGINE_LINES, Py_NewRef(order_object)) < 0)
-        goto done_lane;
+    if (set_slot(engine_field[ENGINE_LINES], engine, order_object) < 0)
+        goto done;
     result = Py_NewRef(event_id);
-done_lane:
-    Py_DECREF(lane);
 done:
+    Py_XDECREF(agreements);
+    Py_XDECREF(ids);
+    Py_XDECREF(lines);
+    Py_XDECREF(replay);
     Py_XDECREF(order_object);
     Py_DECREF(line);
     return result;
 }
 
-/* The names of a lane's items, as Python orders them, must be the ones compiled here. */
+/* Whether `given` holds the member descriptors of the slots `expected` names, in that order,
+ * all of one class; 0 with an exception set if not. */
 static int
-same_fields(PyObject *given, const char **expected, Py_ssize_t size, const char *what)
+same_slots(PyObject *given, const char **expected, Py_ssize_t size, const char *what)
 {
-    if (!PyTuple_CheckExact(given) || PyTuple_GET_SIZE(given) != size)
-        goto differ;
+    if (!PyTuple_CheckExact(given) || PyTuple_GET_SIZE(given) != size) {
+        PyErr_Format(PyExc_TypeError, "configure(): expected %zd descriptors of %s's slots; got %R", size, what,
+                     given);
+        return 0;
+    }
+    PyTypeObject *owner = NULL;
     for (Py_ssize_t i = 0; i < size; i++) {
-        PyObject *name = PyTuple_GET_ITEM(given, i);
-        if (!PyUnicode_Check(name) || PyUnicode_CompareWithASCIIString(name, expected[i]) != 0)
-            goto differ;
+        PyObject *field = PyTuple_GET_ITEM(given, i);
+        if (!PyObject_TypeCheck(field, &PyMemberDescr_Type)) {
+            PyErr_Format(PyExc_TypeError, "configure(): expected the descriptor of %s's slot %s; got %R", what,
+                         expected[i], field);
+            return 0;
+        }
+        PyMemberDescrObject *descriptor = (PyMemberDescrObject *)field;
+        if (PyUnicode_CompareWithASCIIString(descriptor->d_common.d_name, expected[i]) != 0 ||
+            (owner != NULL && descriptor->d_common.d_type != owner)) {
+            PyErr_Format(PyExc_RuntimeError,
+                         "the compiled lane was built for another layout of %s (its slot %s expected, %R given); "
+                         "rebuild it (pip install -e .)",
+                         what, expected[i], field);
+            return 0;
+        }
+        owner = descriptor->d_common.d_type;
     }
     return 1;
-differ:
-    PyErr_Format(PyExc_RuntimeError,
-                 "the compiled lane was built for another %s (%R given); rebuild it (pip install -e .)", what, given);
-    return 0;
+}
+
+static void
+keep(PyObject **kept, PyObject *given, Py_ssize_t size)
+{
+    for (Py_ssize_t i = 0; i < size; i++)
+        Py_XSETREF(kept[i], Py_NewRef(PyTuple_GET_ITEM(given, i)));
 }
 
 static PyObject *
 configure(PyObject *module, PyObject *args)
 {
-    PyObject *given[9], *engine_fields, *agreement_fields;
-    if (!PyArg_ParseTuple(args, "OOOOOOOOOOO:configure", &given[0], &given[1], &given[2], &given[3], &given[4],
-                          &given[5], &engine_fields, &agreement_fields, &given[6], &given[7], &given[8]))
+    PyObject *given[6], *engine_fields, *agreement_fields, *key_fields;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOO:configure", &given[0], &given[1], &given[2], &given[3], &given[4],
+                          &given[5], &engine_fields, &agreement_fields, &key_fields))
         return NULL;
     if (!PyDict_CheckExact(given[2])) {
         PyErr_SetString(PyExc_TypeError, "configure(): the quantities must be a dict");
         return NULL;
     }
-    if (!same_fields(engine_fields, engine_lane_fields, ENGINE_LANE_SIZE, "engine lane") ||
-        !same_fields(agreement_fields, agreement_lane_fields, AGREEMENT_LANE_SIZE, "agreement lane"))
+    /* All checked before any is kept, so that a refused call leaves the lane as it was. */
+    if (!same_slots(engine_fields, engine_slots, ENGINE_FIELDS, "the engine") ||
+        !same_slots(agreement_fields, agreement_slots, AGREEMENT_FIELDS, "an agreement") ||
+        !same_slots(key_fields, key_slots, KEY_FIELDS, "a key"))
         return NULL;
-    for (int i = 6; i < 9; i++) {
-        PyTypeObject *kind = Py_TYPE(given[i]);
-        if (kind->tp_descr_get == NULL || kind->tp_descr_set == NULL) {
-            PyErr_Format(PyExc_TypeError, "configure(): expected the descriptor of a Key field; got %R", given[i]);
-            return NULL;
-        }
-    }
-    PyObject **slots[9] = {&loads, &decode_error, &quantities, &quantity, &zero, &exact_add,
-                           &key_available_field, &key_sold_field, &key_inputs_field};
-    for (int i = 0; i < 9; i++)
-        Py_XSETREF(*slots[i], Py_NewRef(given[i]));
+    PyObject **shared[6] = {&loads, &decode_error, &quantities, &quantity, &zero, &exact_add};
+    for (int i = 0; i < 6; i++)
+        Py_XSETREF(*shared[i], Py_NewRef(given[i]));
+    keep(engine_field, engine_fields, ENGINE_FIELDS);
+    keep(agreement_field, agreement_fields, AGREEMENT_FIELDS);
+    keep(key_field, key_fields, KEY_FIELDS);
     Py_RETURN_NONE;
 }
 
@@ -699,10 +729,10 @@ static PyMethodDef methods[] = {
     {"ids_apart", ids_apart, METH_O, "ids_apart(arrays): True when no value occurs in two of them."},
     {"route", route, METH_O, "route(raw): (agreement, id) of a flat line of strings written plainly, else None."},
     {"plain", (PyCFunction)(void (*)(void))plain, METH_FASTCALL,
-     "plain(lane, raw, number): Engine._plain, compiled, given the engine's lane."},
+     "plain(engine, decide, raw, number): Engine._plain, compiled; decide is AgreementReplay.plain_utilization."},
     {"configure", configure, METH_VARARGS,
      "configure(loads, decode_error, quantities, quantity, zero, exact_add, engine_fields, agreement_fields, "
-     "available, sold, inputs): what the lane shares with Python."},
+     "key_fields): what the lane shares with Python, and the descriptors of the slots it reads and writes."},
     {NULL, NULL, 0, NULL},
 };
 

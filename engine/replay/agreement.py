@@ -4,7 +4,9 @@
 periods, issued targets, the cap's running sums, open obligations, warrant state) and its
 hash chain. Each event is first checked against every rule (`check_*`, or the first lines
 of `apply_*`), raising `Rejected` with the reason before anything changes; only then does it
-change state, so a rejected event has no effect at all.
+change state, so a rejected event has no effect at all. Should anything else go wrong while
+the engine applies a line, a savepoint (`savepoint`, `rollback`, `release`) puts back what the
+line changed, so that every line takes effect whole or not at all.
 """
 
 from __future__ import annotations
@@ -14,12 +16,12 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Callable
 
-from engine.calendar import DATE_MAX, Period, add_days, add_days_or_none, contract_year
+from engine.calendar import Period, add_days, add_days_or_none, contract_year
 from engine.events.model import Close, Correction, GuaranteeCall, Payment, Revenue, TrueUp, Utilization
 from engine.events.reader import replacement as typed_replacement
 from engine.events.reader import TIMESTAMP_CHARS_MAX, plain_fingerprint, timestamp_from_text
 from engine.replay.guarantee import GuaranteeBook
-from engine.replay.lane import AGREEMENT_LANE_FIELDS, lane_field
+from engine.replay.lane import AgreementLane
 from engine.replay.inputs import (
     NO_PERIOD, REVENUE, REVENUE_KEY, TOP_UP_KEY, UTILIZATION, IdRecord, Input, Key, decimal_texts, input_agreement,
     input_order, input_period_max, pack_input, plain_utilization_head, unpack_input,
@@ -29,7 +31,7 @@ from engine.numbers import EXACT, ZERO, decimal_text, format_amount, sum_text
 from engine.replay import rules
 from engine.replay.settlement import Book, Obligation
 from engine.rejection_codes import Code
-from engine.replay.rejected import Rejected
+from engine.replay.rejected import Rejected, past_the_calendar
 from engine.replay.savepoint import Savepoint
 from engine.replay.terms import AgreementTerms
 from engine.replay.warrants import WarrantBook, fraction_text
@@ -45,30 +47,20 @@ _add = EXACT.add  # exact sums, bound once: the plain lane adds twice per line
 _SPANS_MAX = 65_536  # hourly reports of a few years; the cache starts afresh when full
 
 
-class AgreementReplay:
-    """State and entries of one agreement."""
-
-    # The state the compiled lane is handed, kept in `self.lane` (see `engine.replay.lane`).
-    _spans = lane_field(AGREEMENT_LANE_FIELDS, "spans", "spans known to lie in one period: start -> (end, period, span)")
-    locked_below = lane_field(AGREEMENT_LANE_FIELDS, "locked_below", "periods with a smaller index are locked")
-    _capacities = lane_field(AGREEMENT_LANE_FIELDS, "capacities", "per period, its pools with their capacity")
-    keys = lane_field(AGREEMENT_LANE_FIELDS, "keys", "per period and pool (or REVENUE_KEY), the key")
-    closed = lane_field(AGREEMENT_LANE_FIELDS, "closed", "how many periods are closed")
-    restated = lane_field(AGREEMENT_LANE_FIELDS, "restated", "closed periods whose inputs changed since they were issued")
-    number = lane_field(AGREEMENT_LANE_FIELDS, "number", "this agreement's number in the engine, as records name it")
+class AgreementReplay(AgreementLane):
+    """State and entries of one agreement (what the compiled lane reads and writes of it in
+    the slots of `AgreementLane`)."""
 
     def __init__(
         self, terms: AgreementTerms, ids: dict[str, bytes | IdRecord], emit: Callable[[IssuedEntry], None],
         number: int = 0,
     ):
-        self.lane: list = [None] * len(AGREEMENT_LANE_FIELDS)
-        self.lane[AGREEMENT_LANE_FIELDS.index("plain_utilization")] = self.plain_utilization
         self.terms = terms
         self.ids = ids  # every id in use, shared by the engine's agreements (SPEC §7)
-        self.number = number
+        self.number = number  # this agreement's number in the engine, as input records name it
         self.emit = emit
         self.lock = terms.lock_after_periods
-        self.locked_below = -1
+        self.locked_below = -1  # periods with a smaller index are locked
         self.chain = Chain(terms.id)
         self.closed = 0
         self.keys: dict[int, dict[str, Key]] = {}
@@ -84,7 +76,9 @@ class AgreementReplay:
         self.totals: dict[str, Decimal | int] = {}
         self.warrants = WarrantBook(self) if terms.first.warrants is not None else None
         self.guarantee = GuaranteeBook(self) if terms.first.guarantee is not None else None
-        self._spans: dict[str, tuple[str, int, int]] = {}  # for `plain_utilization`
+        # For `plain_utilization`: spans already found to lie in one period of the term, and
+        # per period the pools of its governing version with their capacity (none: no backstop).
+        self._spans: dict[str, tuple[str, int, int]] = {}  # start -> (end, period, span number)
         # The spans plain records name, numbered per period: ({(start, end): number}, [(start, end)]).
         self.period_spans: dict[int, tuple[dict[tuple[str, str], int], list[tuple[str, str]]]] = {}
         self._capacities = [self._period_capacities(period) for period in terms.periods]
@@ -116,6 +110,9 @@ class AgreementReplay:
 
         An input's id is released with the last period its values ever counted in, a
         correction's with the last period it touched; each is listed by a key of that period.
+        Under a savepoint the period is forgotten when the line takes effect (`release`), so
+        that a line rolled back has nothing of it to find again: nothing the rest of the line
+        does reads a locked period.
         """
         lock = self.lock
         if lock is None:
@@ -125,31 +122,41 @@ class AgreementReplay:
         if index < 0:
             return
         ids = self.ids
-        released: dict[str, None] = {}  # in order, once each: a correction may be listed by several keys
+        # Groups of ids, each id in one group once: an input is listed by the key it was added
+        # to, and by the keys whose `changes` it is in once corrected; those it counted in
+        # alone are the ones in no `changes`.
+        released: list[list[str] | dict[str, None]] = []
+        corrected: dict[str, None] = {}  # in order, once each: a correction may be listed by several keys
         for key in self.keys.get(index, {}).values():
-            changes = key.changes or {}
-            released.update((event_id, None) for event_id in key.inputs if event_id not in changes)  # counted here alone
+            changes = key.changes
+            if not changes:  # nearly every key
+                released.append(key.inputs)
+                continue
+            released.append([event_id for event_id in key.inputs if event_id not in changes])
             for event_id in changes:
                 record = ids.get(event_id)
                 if record is None:
                     continue
                 if type(record) is bytes:
                     if input_agreement(record) == self.number and input_period_max(record) == index:
-                        released[event_id] = None
+                        corrected[event_id] = None
                 elif record.agreement == self.terms.id and record.lock_periods and max(record.lock_periods) == index:
-                    released[event_id] = None
-        # What the lock forgets is known; now forget it. Under a savepoint the ids are released
-        # when the line has taken effect (`release`), so that a rollback has nothing to put back.
-        savepoint = self._savepoint
-        if savepoint is not None:
-            savepoint.periods_dropped.append((index, self.keys.get(index), self.period_spans.get(index)))
-            savepoint.released.append(released)
+                    corrected[event_id] = None
+        released.append(corrected)
+        if self._savepoint is not None:
+            self._savepoint.locked.append((index, released))
         else:
-            for event_id in released:
-                del ids[event_id]
+            self._forget(index, released)
+
+    def _forget(self, index: int, released: list[list[str] | dict[str, None]]) -> None:
+        """Drop a locked period's keys and spans, and release its ids."""
         self.keys.pop(index, None)
         self.period_spans.pop(index, None)
         self._spans.clear()  # it may name spans of the period just locked; the open ones are learnt again
+        ids = self.ids
+        for group in released:
+            for event_id in group:
+                del ids[event_id]
 
     def _pool_number(self, pool: str) -> int:
         number = self.pool_numbers.get(pool)
@@ -184,7 +191,7 @@ class AgreementReplay:
         chain = self.chain
         books = warrants = guarantee = None
         if not inputs_only:
-            books = {direction: book.copy() for direction, book in self.books.items()}
+            books = [(book, book.state()) for book in self.books.values()]
             warrants = self.warrants.state() if self.warrants is not None else None
             guarantee = self.guarantee.state() if self.guarantee is not None else None
         self._savepoint = Savepoint(
@@ -196,22 +203,22 @@ class AgreementReplay:
         return self._savepoint
 
     def rollback(self, savepoint: Savepoint) -> None:
-        """Put the state back as it was when `savepoint` was opened, and close it."""
+        """Put the state back as it was when `savepoint` was opened, and close it. Containers
+        are restored in place, so that whoever holds one (the compiled lane) sees the state
+        restored."""
         (self.closed, self.locked_below, self.entitled, self.issued, self.top_up_entitled, self.top_up_issued,
          self.chain.length, self.chain.head) = savepoint.scalars
-        self.restated = savepoint.restated
-        self.totals = savepoint.totals
+        self.restated.clear()
+        self.restated.update(savepoint.restated)
+        self.totals.clear()
+        self.totals.update(savepoint.totals)
         if savepoint.books is not None:
-            self.books = savepoint.books
+            for book, state in savepoint.books:
+                book.restore(state)
         if savepoint.warrants is not None:
             self.warrants.restore(savepoint.warrants)
         if savepoint.guarantee is not None:
             self.guarantee.restore(savepoint.guarantee)
-        for index, keys, spans in reversed(savepoint.periods_dropped):
-            if keys is not None:
-                self.keys[index] = keys
-            if spans is not None:
-                self.period_spans[index] = spans
         savepoint.restore_keys(self.keys)
         savepoint.restore_ids(self.ids)
         for pool in self.pool_names[savepoint.pools:]:
@@ -220,13 +227,10 @@ class AgreementReplay:
         self._savepoint = None
 
     def release(self) -> None:
-        """Close the savepoint: the line took effect, and the ids its locks released are forgotten."""
+        """Close the savepoint: the line took effect, and the periods it locked are forgotten."""
         savepoint, self._savepoint = self._savepoint, None
-        if savepoint is not None:
-            ids = self.ids
-            for released in savepoint.released:
-                for event_id in released:
-                    del ids[event_id]
+        for index, released in savepoint.locked:
+            self._forget(index, released)
 
     def _keep(self, key: Key) -> None:
         if self._savepoint is not None:
@@ -503,15 +507,9 @@ class AgreementReplay:
         self.closed += 1
         if self.warrants is not None:
             self.warrants.vest(period.end, version, causes)
-        self._lock_newly_locked()  # last: what a lock forgets is forgotten once nothing else can fail
+        self._lock_newly_locked()  # last; under a savepoint, the period is forgotten once the line took effect
 
     def check_true_up(self, event: TrueUp) -> None:
-        days = self.terms.version_for_date(event.date).document.settlement.payment_terms_days
-        if add_days_or_none(event.date, days) is None and self._adjustments_pending():
-            raise Rejected(
-                f"true-up dated {event.date} would issue adjustments due {days} days later, after {DATE_MAX}, "
-                "the last date the engine handles", code=Code.DATE,
-            )
         if self.closed:
             last = self.terms.periods[self.closed - 1]
             if event.date < last.end:
@@ -519,6 +517,9 @@ class AgreementReplay:
                     f"true-up dated {event.date} is before {last.end}, the end date of the last closed period {last.id}",
                     code=Code.ORDER,
                 )
+        days = self.terms.version_for_date(event.date).document.settlement.payment_terms_days
+        if add_days_or_none(event.date, days) is None and self._adjustments_pending():
+            raise past_the_calendar(f"true-up dated {event.date} would issue adjustments due {days} days later")
 
     def true_up(self, event: TrueUp) -> None:
         version = self.terms.version_for_date(event.date)
@@ -761,10 +762,9 @@ class AgreementReplay:
             days = rules.days_late(obligation.due, event.date)
             interest = rules.late_interest(amount, late.annual_rate, days, late.day_count, self.terms.places, self.terms.mode)
             if not interest.is_zero():
-                raise Rejected(
+                raise past_the_calendar(
                     f"payment dated {event.date} would charge late interest on {obligation.entry_id} due "
-                    f"{settlement.payment_terms_days} days later, after {DATE_MAX}, the last date the engine handles",
-                    code=Code.DATE,
+                    f"{settlement.payment_terms_days} days later"
                 )
 
     def pay(self, event: Payment) -> None:

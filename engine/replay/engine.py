@@ -23,7 +23,7 @@ from engine.documents.loader import load_agreements, load_agreements_from_mappin
 from engine.events import model as ev
 from engine.events.reader import LongLines, iter_lines, parse_line, read_plain_utilization
 from engine.replay.inputs import IdRecord, unpack_input
-from engine.replay.lane import COMPILED, ENGINE_LANE_FIELDS, lane_field
+from engine.replay.lane import COMPILED, EngineLane
 from engine.ledger.chain import IssuedEntry
 from engine.replay.terms import AgreementTerms
 
@@ -78,14 +78,15 @@ class InternalError(Exception):
 
 
 class _CompiledLane:
-    """`Engine._plain` where the compiled lane is built: `engine.replay._lane.plain` given the
-    engine's lane (an engine's own `_plain`, as tests set, still comes first)."""
+    """`Engine._plain` where the compiled lane is built: `engine.replay._lane.plain` handed the
+    engine and the Python method that decides the lines it leaves (an engine's own `_plain`,
+    as tests set, still comes first)."""
 
     def __get__(self, engine: Engine | None, owner: type | None = None):
-        return self if engine is None else partial(COMPILED.plain, engine.lane)
+        return self if engine is None else partial(COMPILED.plain, engine, AgreementReplay.plain_utilization)
 
 
-class Engine:
+class Engine(EngineLane):
     """Replays events against loaded agreements and issues their ledger entries.
 
     The engine holds only what can still change, so it can run for as long as a settlement
@@ -104,23 +105,17 @@ class Engine:
         return cls(load_agreements_from_mappings(documents))
 
     def __init__(self, agreements: Iterable) -> None:
-        # What the compiled lane is handed (`engine.replay.lane.ENGINE_LANE_FIELDS`): the
-        # agreements' lanes, the id map (every id in use: an input record, or an IdRecord) and
-        # the count of lines; `ids` and `lines` are properties over it.
-        self.lane: list = [{}, {}, 0]
+        self.ids: dict[str, bytes | IdRecord] = {}  # every id in use: an input record, or an IdRecord
         self._issued: list[IssuedEntry] = []
         self.agreements: dict[str, AgreementReplay] = {}
         for number, loaded in enumerate(sorted(agreements, key=lambda agreement: agreement.id)):
             terms = AgreementTerms(loaded.id, tuple(loaded.versions))
             self.agreements[loaded.id] = AgreementReplay(terms, self.ids, self._issued.append, number)
         self._replays = list(self.agreements.values())  # by number, as input records name them
-        self.lane[ENGINE_LANE_FIELDS.index("lanes")] = {agreement_id: replay.lane for agreement_id, replay in self.agreements.items()}
+        self.lines = 0  # non-blank lines fed: also each line's log order, whatever numbers the caller gives them
         self.duplicates = 0
         self.rejections: list[Rejection] = []
         self._last_line = 0
-
-    ids = lane_field(ENGINE_LANE_FIELDS, "ids", "every id in use: an input's packed record, or an IdRecord")
-    lines = lane_field(ENGINE_LANE_FIELDS, "lines", "non-blank lines fed, also the log order of the last")
 
     # ---- feeding -------------------------------------------------------------------------
 
@@ -166,6 +161,9 @@ class Engine:
                         yield outcome
                 if progress is not None and not self.lines & _PROGRESS_MASK:
                     progress()
+        except InternalError:
+            number -= 1  # as `_feed` says: the lines before the failed one were fed
+            raise
         finally:
             self._last_line = number  # also when the caller stops early
         if progress is not None:
@@ -225,17 +223,19 @@ class Engine:
     _plain = _plain_reference if COMPILED is None else _CompiledLane()
 
     def _feed(self, raw: bytes, number: int) -> LineOutcome:
-        """Replay one non-blank line the general way; raises `InternalError`, with the line
-        rolled back, should anything unexpected go wrong."""
+        """Replay one non-blank line the general way. Should anything unexpected go wrong, the
+        line is rolled back and `InternalError` raised: the engine is as before the line, the
+        lines before it fed, so that the next line fed without a number takes its number."""
         self.lines += 1
         try:
             parsed = parse_line(number, raw)
             status, reason, code = self._judge(parsed, self.lines)
         except BaseException as error:
             self.lines -= 1
-            if isinstance(error, Exception) and not isinstance(error, InternalError):
+            self._last_line = number - 1
+            if isinstance(error, Exception):
                 raise InternalError(number, error) from error
-            raise
+            raise  # an interrupt: the line was rolled back all the same
         if status == "duplicate":
             self.duplicates += 1
         elif status == "rejected":

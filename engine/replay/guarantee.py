@@ -22,7 +22,7 @@ from engine.events.model import GuaranteeCall
 from engine.numbers import EXACT, ZERO, decimal_text, round_fraction
 from engine.rejection_codes import Code
 from engine.replay import rules
-from engine.replay.rejected import Rejected
+from engine.replay.rejected import Rejected, days_later
 from engine.replay.settlement import Book
 from engine.replay.terms import AgreementTerms
 from engine.replay.warrants import fraction_text
@@ -125,12 +125,7 @@ class GuaranteeBook:
                            code=Code.GUARANTEE)
         version = terms.version_for_date(event.date)
         guarantee = version.document.guarantee
-        cure_date = add_days_or_none(debt_service.due, guarantee.cure_days)
-        if cure_date is None:
-            raise Rejected(
-                f"the cure date of {event.obligation} (due {debt_service.due} + {guarantee.cure_days} days) "
-                f"falls after {DATE_MAX}, the last date the engine handles", code=Code.DATE,
-            )
+        cure_date = days_later(debt_service.due, guarantee.cure_days, f"the cure date of {event.obligation}")
         if event.date < cure_date:
             raise Rejected(
                 f"call dated {event.date} is before the cure date of {event.obligation}, {cure_date} "

@@ -9,6 +9,21 @@ outcomes, ledger, summary and memory of every input, byte for byte.
 The compiled lane is used when it was built, unless `BACKSTOP_PURE_PYTHON` is set to a
 non-empty value (to replay with the reference alone, or where no C compiler was at hand,
 in which case the install still succeeds). `COMPILED` is the module, or None.
+
+The compiled lane looks up nothing by name. The state it reads and writes lives in fixed
+slots: `EngineLane` and `AgreementLane`, the bases of `Engine` and `AgreementReplay`, and the
+`Key` dataclass. It is handed their member descriptors once, at import, and reads and writes
+through them, as Python does when it names the attribute; the engine and the Python method
+that decides what it leaves are handed to it with each line (`Engine._plain`). A slot
+renamed on the Python side fails at import, here, where its descriptor is named; `configure`
+checks each descriptor's slot against the one compiled in, so a field moved or renamed
+without the C file fails at import too, never silently.
+
+Slots, rather than a view of the state built for C: a slot is the attribute itself, so there
+is no second copy for Python to keep in step, and whatever the Python side assigns (a
+rollback, a restore) is what C reads; Python reads a slot as fast as any attribute, where
+state kept in a list behind properties cost the reference lane a sixth more instructions a
+line; and C reaches it at a fixed offset.
 """
 
 from __future__ import annotations
@@ -23,27 +38,37 @@ from engine.numbers import EXACT
 from engine.replay.inputs import Key
 
 
-#: The items of the engine's lane (`Engine.lane`) and of an agreement's
-#: (`AgreementReplay.lane`), in order: what the compiled lane is handed. Each side keeps that
-#: state in its lane itself (the names are properties over it), so the two lanes always
-#: read the same objects; `_lane.c` checks these orders against its own at `configure`.
-ENGINE_LANE_FIELDS = ("lanes", "ids", "lines")
-AGREEMENT_LANE_FIELDS = ("spans", "locked_below", "capacities", "keys", "closed", "restated", "number",
-                         "plain_utilization")
+class EngineLane:
+    """What an engine shares with the compiled lane, in fixed slots (see the module's
+    docstring): `agreements`, its agreements' replays by id; `ids`, every id in use (an
+    input's packed record, or an IdRecord); `lines`, the non-blank lines fed so far, which is
+    also the log order of the last."""
+
+    __slots__ = ("agreements", "ids", "lines")
 
 
-def lane_field(fields: tuple[str, ...], name: str, doc: str) -> property:
-    """The field `name` that an object keeps in its `lane` list, at its place in `fields`, so
-    that the compiled lane reads the live value."""
-    index = fields.index(name)
+class AgreementLane:
+    """What an agreement's replay shares with the compiled lane, in fixed slots (see the
+    module's docstring): `_spans`, spans already found to lie in one period of the term
+    (start -> (end, period, span number)); `locked_below`, the index below which periods are
+    locked; `_capacities`, per period the pools of its governing version ({pool: (number,
+    pool, capacity)}, none: no backstop); `keys`, per period and pool (or REVENUE_KEY) its
+    Key; `closed`, how many periods are closed; `restated`, the closed periods whose inputs
+    changed since they were issued; `number`, the agreement's number in the engine, as input
+    records name it."""
 
-    def get(owner):
-        return owner.lane[index]
+    __slots__ = ("_spans", "locked_below", "_capacities", "keys", "closed", "restated", "number")
 
-    def set_(owner, value) -> None:
-        owner.lane[index] = value
 
-    return property(get, set_, doc=doc)
+#: The slots the compiled lane reads and writes, by their descriptors, in the order it takes
+#: them: named here, so that a slot renamed on one side alone fails at import whichever lane
+#: runs, and checked by `configure` against the C file's.
+ENGINE_FIELDS = (EngineLane.agreements, EngineLane.ids, EngineLane.lines)
+AGREEMENT_FIELDS = (
+    AgreementLane._spans, AgreementLane.locked_below, AgreementLane._capacities, AgreementLane.keys,
+    AgreementLane.closed, AgreementLane.restated, AgreementLane.number,
+)
+KEY_FIELDS = (Key.available, Key.sold, Key.inputs)
 
 
 def _compiled() -> ModuleType | None:
@@ -54,12 +79,10 @@ def _compiled() -> ModuleType | None:
     except ImportError:
         return None
     # What the lane shares with the reference: the same reader, cache of quantities and exact
-    # sums; the order of the engine's and an agreement's lanes, which the compiled lane checks
-    # against its own; and the key fields it reads and writes, by their descriptors, so that a
-    # renamed field fails here, at import, rather than being read under its old name.
+    # sums, and the slots it reads and writes.
     _lane.configure(
         orjson.loads, orjson.JSONDecodeError, reader._QUANTITIES, reader._quantity, reader._ZERO, EXACT.add,
-        ENGINE_LANE_FIELDS, AGREEMENT_LANE_FIELDS, Key.available, Key.sold, Key.inputs,
+        ENGINE_FIELDS, AGREEMENT_FIELDS, KEY_FIELDS,
     )
     return _lane
 

@@ -35,9 +35,11 @@ instead (the caller's, told by `replay_in_parallel`), so the output is the same 
 faster: when an id crosses agreements (or an id of a line routed nowhere is also used by an
 agreement's line), when fewer than two agreements have lines, when a line is over 1 MiB
 (the single path writes such lines whole to `--rejected` as they stream by), and when a
-worker fails. Standard input (`-`), like any events path that is not a regular file (a pipe,
-`/dev/stdin`), cannot be read twice: it is first copied to a temporary file, which both
-passes (or the fallback) then read.
+worker fails. A worker (or the routing engine) that meets an internal error fails quietly
+(`WorkerFailed`), so that the replay in one process stops at the first line of the log where
+it happens, as it always would. Standard input (`-`), like any events path that is not a regular file (a
+pipe, `/dev/stdin`), cannot be read twice: it is first copied to a temporary file, which
+both passes (or the fallback) then read.
 """
 
 from __future__ import annotations
@@ -59,10 +61,18 @@ import orjson
 
 from engine.events.reader import iter_lines, parse_line
 from engine.replay.lane import COMPILED
-from engine.replay.engine import Engine
+from engine.replay.engine import Engine, InternalError
 
 #: Lines longer than this (SPEC §4: 1 MiB without the line end) make the replay fall back.
 LINE_BYTES_MAX = 1_048_576
+
+#: The exit status of a worker process that met an `InternalError` (it prints nothing).
+WORKER_INTERNAL_ERROR = 3
+
+
+class WorkerFailed(Exception):
+    """A worker met an `InternalError`: the replay falls back to one process, which names the
+    line. A plain exception, so that a cluster can send it back whatever the original was."""
 
 #: What the last parallel replay did, for `benchmarks.bench` and the curious: "mode" ("parallel"
 #: or "fallback"), "reason" (of a fallback), and seconds spent in each stage.
@@ -173,7 +183,12 @@ def _route(path: str, size: int, agreements, workers: int, work: str) -> _Plan:
     with open(plan.parent_records, "wb") as records:
         for result in results:
             for number, raw in _read_records(result["strays"]):
-                _write_outcome(records, plan.parent.feed_line(raw, offset + number), True, True)
+                try:
+                    outcome = plan.parent.feed_line(raw, offset + number)
+                except InternalError:
+                    plan.fallback = "an internal error"  # one process meets it too, at the first such line of the log
+                    return plan
+                _write_outcome(records, outcome, True, True)
             offset += result["newlines"]
     return plan
 
@@ -397,13 +412,18 @@ def _worker(path: str, limit: int, agreements, mine: bytes, route: array, record
         keep = route.tobytes().translate(mine.ljust(256, b"\0"))
     else:
         keep = bytes(mine[owner] for owner in route)
-    with _open_range(path, 0, limit) as stream, open(records_path, "wb") as records:
-        for outcome in engine.feed_numbered(iter_lines(stream, keep=keep)):  # only the lines that issued entries or were rejected
-            _write_outcome(records, outcome, want_entries, want_raw)
     closing: dict[str, list[bytes]] = {}
-    if close_through is not None:
-        for entry in engine.close_through(close_through):
-            closing.setdefault(entry.agreement, []).append(entry.line)
+    try:
+        with _open_range(path, 0, limit) as stream, open(records_path, "wb") as records:
+            for outcome in engine.feed_numbered(iter_lines(stream, keep=keep)):  # only the lines that issued entries or were rejected
+                _write_outcome(records, outcome, want_entries, want_raw)
+        if close_through is not None:
+            for entry in engine.close_through(close_through):
+                closing.setdefault(entry.agreement, []).append(entry.line)
+    except InternalError as error:
+        # The worker fails; the replay in one process meets the error too and names the first
+        # line of the whole log where it happens.
+        raise WorkerFailed(str(error)) from None
     summary = engine.summary()
     done = {
         "lines": summary["lines"], "applied": summary["applied"], "duplicates": summary["duplicates"],
@@ -425,8 +445,16 @@ def _context():
 def run_in_processes(jobs: list[tuple[str, Callable, tuple]]) -> bool:
     """Run each (name, function, arguments) job in a process of its own; True if all succeeded."""
     context = _context()
-    return _run([context.Process(target=function, name=name, daemon=True, args=arguments)
+    return _run([context.Process(target=_quietly, name=name, daemon=True, args=(function, *arguments))
                  for name, function, arguments in jobs])
+
+
+def _quietly(function: Callable, *arguments) -> None:
+    """Run a job in its process; a worker that failed exits with its status, printing nothing."""
+    try:
+        function(*arguments)
+    except WorkerFailed:
+        sys.exit(WORKER_INTERNAL_ERROR)
 
 
 def _run_workers(plan: _Plan, path: str, agreements, work: str, close_through: date | None, want_entries: bool,

@@ -42,14 +42,6 @@ class Book:
     outstanding: Decimal = ZERO
     unapplied: Decimal = ZERO
 
-    def copy(self) -> Book:
-        """An independent copy, for a savepoint: its obligations are copies too."""
-        copied = Book(queue=list(self.queue), outstanding=self.outstanding, unapplied=self.unapplied)
-        copied.open = {
-            entry_id: Obligation(o.entry_id, o.seq, o.due, o.kind, o.outstanding) for entry_id, o in self.open.items()
-        }
-        return copied
-
     def add(self, obligation: Obligation) -> None:
         self.open[obligation.entry_id] = obligation
         heapq.heappush(self.queue, (obligation.due, obligation.seq, obligation.entry_id))
@@ -85,6 +77,21 @@ class Book:
         applications: list[Application] = []
         self._apply_to(obligation, amount, applications)
         return applications[0]
+
+    def state(self) -> tuple:
+        """What applying money or adding an obligation may change, to put back with `restore`:
+        copies of the open obligations and the queue (their items are kept, not copied), each
+        open obligation's balance, and the two sums."""
+        return dict(self.open), list(self.queue), [o.outstanding for o in self.open.values()], self.outstanding, self.unapplied
+
+    def restore(self, state: tuple) -> None:
+        """Put back what `state` kept, in place."""
+        open_before, queue_before, balances, self.outstanding, self.unapplied = state
+        self.open.clear()
+        self.open.update(open_before)
+        self.queue[:] = queue_before
+        for obligation, balance in zip(open_before.values(), balances):
+            obligation.outstanding = balance
 
     def preview(self, amount: Decimal, first: str | None = None) -> list[tuple[Obligation, Decimal]]:
         """What `apply` would settle, as (obligation, amount) pairs, changing nothing."""

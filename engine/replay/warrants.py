@@ -14,13 +14,13 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Protocol
 
-from engine.calendar import DATE_MAX, add_days, add_days_or_none
+from engine.calendar import add_days, add_days_or_none
 from engine.documents.model import AllOf, AnyOf, LeaseBackTotalAtLeast, OnOrAfter, VwapAtLeast
 from engine.events.model import Exercise, SharePrice, StockSplit
 from engine.numbers import EXACT, decimal_text, round_fraction
 
 from engine.rejection_codes import Code
-from engine.replay.rejected import Rejected
+from engine.replay.rejected import Rejected, past_the_calendar
 from engine.replay.terms import AgreementTerms
 
 
@@ -112,11 +112,14 @@ class WarrantBook:
 
     def state(self) -> tuple:
         """What a line may change, to put back with `restore` (observations only grow)."""
-        tranches = {tranche_id: TrancheState(state.vested, state.remaining) for tranche_id, state in self.tranches.items()}
+        tranches = [(state, state.vested, state.remaining) for state in self.tranches.values()]
         return tranches, len(self.observations), self.factor
 
     def restore(self, state: tuple) -> None:
-        self.tranches, observed, self.factor = state
+        """Put back what `state` kept, in place."""
+        tranches, observed, self.factor = state
+        for tranche, vested, remaining in tranches:
+            tranche.vested, tranche.remaining = vested, remaining
         del self.observations[observed:]
         del self.observation_dates[observed:]
 
@@ -305,10 +308,7 @@ class WarrantBook:
                 )
         days = version.document.settlement.payment_terms_days
         if add_days_or_none(event.date, days) is None and self._cash_due(event, strike, net if event.method == "net" else None):
-            raise Rejected(
-                f"exercise dated {event.date} would write a cash entry due {days} days later, "
-                f"after {DATE_MAX}, the last date the engine handles", code=Code.DATE,
-            )
+            raise past_the_calendar(f"exercise dated {event.date} would write a cash entry due {days} days later")
         self.vest(event.date, version, [event.id], vesting)
         if event.method == "cash":
             self._settle_cash(event, version, strike, state.remaining)
@@ -336,12 +336,12 @@ class WarrantBook:
     def _settle_cash(self, event: Exercise, version, strike: Fraction, remaining: int) -> None:
         replay = self.replay
         price = round_fraction(event.shares * strike, replay.terms.places, replay.terms.mode)
-        due = add_days(event.date, version.document.settlement.payment_terms_days)
         index, _ = self._tranche_in(version, event.tranche)
         inputs = {"tranche": event.tranche, "shares": str(event.shares), "remaining_before": str(remaining),
                   "strike": fraction_text(self.strike), "split_factor": fraction_text(self.factor),
                   "strike_in_force": fraction_text(strike)}
-        if not price.is_zero():
+        if not price.is_zero():  # only then is a due date needed: it may lie past the calendar otherwise
+            due = add_days(event.date, version.document.settlement.payment_terms_days)
             self._issue(
                 "exercise_price", f"warrants/{event.tranche}/exercise/{event.id}/price", event.tranche, version,
                 event.date, due, price, "warrants.strike", "round(shares × strike / split factor)", inputs,

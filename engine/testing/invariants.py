@@ -19,31 +19,43 @@ import json
 import os
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from fractions import Fraction
-from typing import Any, Iterable, Mapping, Sequence
+from functools import wraps
+from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
 from engine.ledger import IssuedEntry
 from engine.replay import Engine, LineOutcome
+from engine.reports.balances import OBLIGATION_KINDS, SHARE_KINDS
 
 GENESIS = "0" * 64
-#: Kinds whose positive amounts are obligations of their debtor to their creditor (SPEC §5.5).
-OBLIGATION_KINDS = frozenset({"lease_back", "revenue_share", "adjustment", "late_interest", "exercise_price", "cash_in_lieu",
-                              "revenue_top_up", "debt_service", "guarantee_call", "reimbursement"})
-#: Who owes whom for the kinds whose direction is fixed (an adjustment's is that of its `of`),
-#: by role: how the rebuild learns which party is the provider, the guarantor, the lender.
+#: Which role owes which for each kind (an adjustment: the kind it adjusts): how the checks
+#: that have only the ledger learn who is the provider, the guarantor and the lender.
 ROLES_OF_KIND = {
     "lease_back": ("guarantor", "provider"), "exercise_price": ("guarantor", "provider"),
     "revenue_top_up": ("guarantor", "provider"), "revenue_share": ("provider", "guarantor"),
-    "cash_in_lieu": ("provider", "guarantor"), "warrant_vested": ("provider", "guarantor"),
-    "split_adjustment": ("provider", "guarantor"), "share_delivery": ("provider", "guarantor"),
-    "reimbursement": ("provider", "guarantor"), "debt_service": ("provider", "lender"),
-    "discharge": ("provider", "lender"), "guarantee_call": ("guarantor", "lender"),
+    "cash_in_lieu": ("provider", "guarantor"), "reimbursement": ("provider", "guarantor"),
+    **{kind: ("provider", "guarantor") for kind in SHARE_KINDS},
+    "debt_service": ("provider", "lender"), "discharge": ("provider", "lender"), "guarantee_call": ("guarantor", "lender"),
 }
-SHARE_KINDS = frozenset({"warrant_vested", "split_adjustment", "share_delivery"})
 #: Fields that record how an amount came about rather than what it is: the events it derives
 #: from (their ids and log order) and the chain links, which hash those.
 PROVENANCE_FIELDS = frozenset({"events", "hash", "prev"})
+
+
+_Check = TypeVar("_Check", bound=Callable[..., None])
+
+
+def _exact(check: _Check) -> _Check:
+    """Run a check's decimal arithmetic with digits to spare, as the engine's is: a sum of
+    20-digit amounts must not be rounded to 28 significant digits on the way."""
+
+    @wraps(check)
+    def exactly(*args, **kwargs):
+        with localcontext(prec=1000):
+            return check(*args, **kwargs)
+
+    return exactly  # type: ignore[return-value]
 
 
 # =============================================================================================
@@ -214,6 +226,7 @@ def check_line_accounting(summary: Mapping, non_blank_lines: int | Iterable[str 
         _require(bool(rejection.get("reason")), "line accounting", f"line {rejection['line']} is rejected without a reason")
 
 
+@_exact
 def check_cap_respected(entries: Any, cap: Decimal | str | int | None, *, of: str = "lease_back") -> None:
     """The guarantor never pays more lease-back than the cap (SPEC §5.3), with a constant cap.
 
@@ -253,6 +266,7 @@ def check_cap_respected(entries: Any, cap: Decimal | str | int | None, *, of: st
         )
 
 
+@_exact
 def check_guarantee_calls(entries: Any, documents: Any) -> None:
     """(v2) Guarantee calls follow SPEC §5.7, from the ledger and the documents alone.
 
@@ -263,51 +277,59 @@ def check_guarantee_calls(entries: Any, documents: Any) -> None:
     guarantee's cap left; `uncapped` records that round(…) where the cap cut it. A discharge
     never takes more than its obligation owed, and every reimbursement matches a call.
     """
+    from engine.reports import BalanceFold, LedgerInconsistent
+
     loaded = {agreement.id: agreement for agreement in loaded_agreements(documents)}
     fields = _entry_fields(entries)
-    owed: dict[str, Decimal] = {}
+    fold = BalanceFold()  # the balances just before each entry, as the rebuild of SPEC §5.5 has them
     called: set[str] = set()
     calls: dict[str, Decimal] = {}
     for position, entry in enumerate(fields):
-        kind, amount = entry["kind"], Decimal(entry["amount"]) if entry["kind"] not in SHARE_KINDS else None
-        if kind in OBLIGATION_KINDS and amount > 0:
-            owed[entry["id"]] = amount - Decimal(entry.get("credit_applied", "0"))
-        for item in entry.get("applied", []) if kind in ("payment", "adjustment") else []:
-            owed[item["entry"]] = owed.get(item["entry"], Decimal(0)) - Decimal(item["amount"])
-        if kind == "reimbursement":
-            before = fields[position - 2] if position >= 2 else {}
-            _require(before.get("kind") == "guarantee_call" and before.get("obligation") == entry["obligation"]
-                     and Decimal(before["amount"]) == amount, "guarantee",
-                     f"{_where(entry)} reimburses {amount} with no call of that amount on {entry['obligation']} just before")
-        if kind != "guarantee_call":
-            continue
-        target = entry["obligation"]
-        guarantee = loaded[entry["agreement"]].versions[entry["version"] - 1].document.guarantee
-        _require(target.startswith(f"{entry['agreement']}/") and target.endswith("/debt_service"), "guarantee",
-                 f"{_where(entry)} calls {target!r}, which is not a debt-service entry of its agreement")
-        _require(target not in called, "guarantee", f"{_where(entry)} calls {target} a second time")
-        called.add(target)
-        outstanding = owed.get(target, Decimal(0))
-        agreement = loaded[entry["agreement"]]
-        covered = _rounded(Fraction(outstanding) * Fraction(guarantee.covers), _places(agreement), _mode(agreement))
-        _require(0 < amount <= covered, "guarantee",
-                 f"{_where(entry)} calls {amount}; covers {guarantee.covers} × the {outstanding} still owed is {covered}")
-        so_far = calls.get(entry["agreement"], Decimal(0))
-        if guarantee.cap is not None:
-            _require(so_far + amount <= guarantee.cap, "guarantee",
-                     f"{_where(entry)} brings the calls to {so_far + amount}, above the guarantee's cap {guarantee.cap}")
-        _require(("uncapped" in entry) == (amount != covered), "guarantee",
-                 f"{_where(entry)}: uncapped {entry.get('uncapped')} but the covered amount is {covered}")
-        calls[entry["agreement"]] = so_far + amount
-        discharge, reimbursement = (fields[position + 1: position + 3] + [{}, {}])[:2]
-        _require(discharge.get("kind") == "discharge" and Decimal(discharge["amount"]) == -amount
-                 and discharge.get("obligation") == target and discharge.get("date") == entry["date"], "guarantee",
-                 f"{_where(entry)} is not followed by its discharge of {-amount} on {target}")
-        _require(-Decimal(discharge["amount"]) <= outstanding, "guarantee",
-                 f"{_where(discharge)} discharges {-Decimal(discharge['amount'])}; {target} owed only {outstanding}")
-        _require(reimbursement.get("kind") == "reimbursement" and reimbursement.get("date") == entry["date"]
-                 and (reimbursement["debtor"], reimbursement["creditor"]) == (discharge["debtor"], entry["debtor"]),
-                 "guarantee", f"{_where(entry)} is not followed by the provider's reimbursement of the guarantor")
+        _check_call(entry, position, fields, fold, loaded, called, calls)
+        try:
+            fold.add(entry)
+        except LedgerInconsistent as error:
+            raise AssertionError(f"guarantee: {error}") from None
+
+
+def _check_call(entry: dict, position: int, fields: list[dict], fold, loaded: dict, called: set[str],
+                calls: dict[str, Decimal]) -> None:
+    """One entry of `check_guarantee_calls`, on the balances just before it."""
+    kind, amount = entry["kind"], Decimal(entry["amount"]) if entry["kind"] not in SHARE_KINDS else None
+    if kind == "reimbursement":
+        before = fields[position - 2] if position >= 2 else {}
+        _require(before.get("kind") == "guarantee_call" and before.get("obligation") == entry["obligation"]
+                 and Decimal(before["amount"]) == amount, "guarantee",
+                 f"{_where(entry)} reimburses {amount} with no call of that amount on {entry['obligation']} just before")
+    if kind != "guarantee_call":
+        return
+    target = entry["obligation"]
+    guarantee = loaded[entry["agreement"]].versions[entry["version"] - 1].document.guarantee
+    _require(target.startswith(f"{entry['agreement']}/") and target.endswith("/debt_service"), "guarantee",
+             f"{_where(entry)} calls {target!r}, which is not a debt-service entry of its agreement")
+    _require(target not in called, "guarantee", f"{_where(entry)} calls {target} a second time")
+    called.add(target)
+    outstanding = fold.outstanding.get(target, Decimal(0))
+    agreement = loaded[entry["agreement"]]
+    covered = _rounded(Fraction(outstanding) * Fraction(guarantee.covers), _places(agreement), _mode(agreement))
+    _require(0 < amount <= covered, "guarantee",
+             f"{_where(entry)} calls {amount}; covers {guarantee.covers} × the {outstanding} still owed is {covered}")
+    so_far = calls.get(entry["agreement"], Decimal(0))
+    if guarantee.cap is not None:
+        _require(so_far + amount <= guarantee.cap, "guarantee",
+                 f"{_where(entry)} brings the calls to {so_far + amount}, above the guarantee's cap {guarantee.cap}")
+    _require(("uncapped" in entry) == (amount != covered), "guarantee",
+             f"{_where(entry)}: uncapped {entry.get('uncapped')} but the covered amount is {covered}")
+    calls[entry["agreement"]] = so_far + amount
+    discharge, reimbursement = (fields[position + 1: position + 3] + [{}, {}])[:2]
+    _require(discharge.get("kind") == "discharge" and Decimal(discharge["amount"]) == -amount
+             and discharge.get("obligation") == target and discharge.get("date") == entry["date"], "guarantee",
+             f"{_where(entry)} is not followed by its discharge of {-amount} on {target}")
+    _require(-Decimal(discharge["amount"]) <= outstanding, "guarantee",
+             f"{_where(discharge)} discharges {-Decimal(discharge['amount'])}; {target} owed only {outstanding}")
+    _require(reimbursement.get("kind") == "reimbursement" and reimbursement.get("date") == entry["date"]
+             and (reimbursement["debtor"], reimbursement["creditor"]) == (discharge["debtor"], entry["debtor"]),
+             "guarantee", f"{_where(entry)} is not followed by the provider's reimbursement of the guarantor")
 
 
 def _places(agreement) -> int:
@@ -318,6 +340,7 @@ def _mode(agreement) -> str:
     return agreement.versions[0].document.settlement.rounding.mode
 
 
+@_exact
 def check_step_downs_only(entries: Any, *, documents: Any = None) -> None:
     """The revenue-share rate never rises over the term (SPEC §3: a step-down schedule).
 
@@ -356,87 +379,56 @@ def check_step_downs_only(entries: Any, *, documents: Any = None) -> None:
             )
 
 
+@_exact
 def check_outstanding_rebuilt(entries: Any, summary: Mapping) -> None:
     """What is owed can be rebuilt from the ledger alone (SPEC §5.5).
 
-    Every obligation (a positive lease-back, revenue-share, adjustment, late-interest,
-    exercise-price, cash-in-lieu, or (v2) revenue top-up, debt-service, guarantee-call or
-    reimbursement entry) starts at its amount less its `credit_applied`; every payment and
-    every credit (a negative adjustment) lowers the obligations its `applied` list names, and
-    a discharge (v2) lowers its own obligation alone. Each application names an earlier open obligation of the same
+    The rebuild is `engine.reports.rebuild_balances`: every obligation (a positive entry of
+    an obligation kind, v2's revenue top-ups, debt service, calls and reimbursements included)
+    starts at its amount less its `credit_applied`; every payment and every credit (a negative
+    adjustment) lowers the obligations its `applied` list names, and a discharge (v2) lowers
+    its own obligation alone. Each application names an earlier open obligation of the same
     debtor and creditor and never takes more than it still owes; a payment's applications
-    plus `unapplied` equal its amount, a credit's equal its size; and the applications
-    follow SPEC's order: the payment's `applies_to` first when it is open in that direction,
-    then by (due date, seq). Credit is unapplied only when nothing is owed in its direction,
+    plus `unapplied` equal its amount, a credit's equal its size. On top of the rebuild this
+    checks SPEC's order: the payment's `applies_to` first when it is open in that direction,
+    then by (due date, seq); credit is unapplied only when nothing is owed in its direction,
     and a new obligation takes all the unapplied credit it can at once. Per direction, the
     obligations' balances must sum to the summary's `outstanding`, and the unapplied credit
-    (payments' and credits' `unapplied` less every `credit_applied`) to its
-    `unapplied_credit`, for each of the agreement's directions (two, or six with a lender).
+    to its `unapplied_credit`, for each of the agreement's directions (two, or six with a
+    lender).
     """
-    balances: dict[str, dict[str, Decimal]] = {}
-    direction_of: dict[str, tuple[str, str]] = {}
-    order_of: dict[str, tuple[str, int]] = {}  # obligation id → (due date, seq): the order money settles them
-    credit: dict[tuple[str, str, str], Decimal] = {}
+    from engine.reports import BalanceFold, LedgerInconsistent
+
+    fold = BalanceFold()
     roles: dict[str, dict[str, str]] = {}
-    by_agreement: dict[str, list[dict]] = {}
     for entry in _entry_fields(entries):
         agreement, kind = entry["agreement"], entry["kind"]
-        by_agreement.setdefault(agreement, []).append(entry)
         _learn_roles(roles.setdefault(agreement, {}), entry)
-        if kind in SHARE_KINDS:
-            continue
-        owed = balances.setdefault(agreement, {})
-        direction = (entry["debtor"], entry["creditor"])
-        amount = Decimal(entry["amount"])
-        key = (agreement, *direction)
-        if kind == "payment":
-            _check_application_order(entry, owed, direction_of, order_of, amount, entry.get("applies_to"))
-            _apply_all(entry, owed, direction_of, amount, "payment")
-            credit[key] = credit.get(key, Decimal(0)) + Decimal(entry["unapplied"])
-        elif kind == "adjustment" and amount < 0:
-            _check_application_order(entry, owed, direction_of, order_of, -amount, None)
-            _apply_all(entry, owed, direction_of, -amount, "credit")
-            credit[key] = credit.get(key, Decimal(0)) + Decimal(entry["unapplied"])
-        elif kind == "discharge":
-            applied = [(item["entry"], Decimal(item["amount"])) for item in entry.get("applied", [])]
-            _require(applied == [(entry.get("obligation"), -amount)] and Decimal(entry.get("unapplied", "0")) == 0,
-                     "outstanding rebuilt", f"{_where(entry)} of {amount} applies {applied}; a discharge settles "
-                     f"its own obligation {entry.get('obligation')!r} alone, by its whole size")
-            _apply_all(entry, owed, direction_of, -amount, "discharge")
-        elif kind in OBLIGATION_KINDS and amount > 0:
-            used = Decimal(entry.get("credit_applied", "0"))
-            available = credit.get(key, Decimal(0))
-            _require(used <= amount, "outstanding rebuilt", f"{_where(entry)} takes credit {used}, more than its amount {amount}")
-            _require(used <= available, "outstanding rebuilt", f"{_where(entry)} takes credit {used}; only {available} was unapplied in that direction")
-            expected_use = min(available, amount)
-            _require(used == expected_use, "outstanding rebuilt",
-                     f"{_where(entry)} takes credit {used}; SPEC §5.5 applies the unapplied {available} at once, so {expected_use}")
-            credit[key] = available - used
-            owed[entry["id"]] = amount - used
-            direction_of[entry["id"]] = direction
-            order_of[entry["id"]] = (entry["due"], entry["seq"])
-        else:
-            for name in ("applied", "unapplied", "credit_applied"):
-                _require(name not in entry, "outstanding rebuilt", f"{_where(entry)} (amount {amount}) is neither obligation nor credit but has {name!r}")
+        if kind not in SHARE_KINDS:
+            _check_spec_order(entry, fold)
+        try:
+            fold.add(entry)
+        except LedgerInconsistent as error:
+            raise AssertionError(f"outstanding rebuilt: {error}") from None
+    balances = fold.result()
     for agreement, facts in summary.get("agreements", {}).items():
-        owed = balances.get(agreement, {})
-        rebuilt = {direction: Decimal(0) for direction in facts["outstanding"]}
-        rebuilt_credit = dict(rebuilt)
-        named = _direction_names(roles.get(agreement, {}))
         totals_by_pair: dict[tuple[str, str], Decimal] = {}
-        for entry_id, balance in owed.items():
-            pair = direction_of[entry_id]
-            totals_by_pair[pair] = totals_by_pair.get(pair, Decimal(0)) + balance
-        credits_by_pair = {(debtor, creditor): value for (a, debtor, creditor), value in credit.items() if a == agreement}
+        for obligation in balances.obligations.values():
+            if obligation.agreement == agreement:
+                pair = (obligation.debtor, obligation.creditor)
+                totals_by_pair[pair] = totals_by_pair.get(pair, Decimal(0)) + balances.outstanding[obligation.id]
+        credits_by_pair = {(debtor, creditor): value for (a, debtor, creditor), value in balances.unapplied_credit.items() if a == agreement}
         summary_owed = {name: Decimal(value) for name, value in facts["outstanding"].items()}
         summary_credit = {name: Decimal(value) for name, value in facts["unapplied_credit"].items()}
+        named = _direction_names(roles.get(agreement, {}))
+        rebuilt = {name: Decimal(0) for name in summary_owed}
+        rebuilt_credit = {name: Decimal(0) for name in summary_credit}
         if named is None or not set(totals_by_pair) | set(credits_by_pair) <= set(named):
             # No entry says who plays the role of some party that money moved between: compare
-            # the directions as a set of values.
-            count = len(rebuilt)
-            _require(sorted(summary_owed.values()) == _padded(totals_by_pair, count), "outstanding rebuilt",
+            # the directions as a multiset of values.
+            _require(sorted(summary_owed.values()) == _padded(totals_by_pair, len(summary_owed)), "outstanding rebuilt",
                      f"{agreement!r}: summary outstanding {facts['outstanding']}; rebuilt from the ledger {totals_by_pair}")
-            _require(sorted(summary_credit.values()) == _padded(credits_by_pair, count), "outstanding rebuilt",
+            _require(sorted(summary_credit.values()) == _padded(credits_by_pair, len(summary_credit)), "outstanding rebuilt",
                      f"{agreement!r}: summary unapplied credit {facts['unapplied_credit']}; rebuilt {credits_by_pair}")
             continue
         unknown = {named[pair] for pair in set(totals_by_pair) | set(credits_by_pair)} - set(rebuilt)
@@ -449,11 +441,12 @@ def check_outstanding_rebuilt(entries: Any, summary: Mapping) -> None:
         for name in rebuilt:
             _require(summary_owed[name] == rebuilt[name], "outstanding rebuilt",
                      f"{agreement!r} {name}: summary outstanding {facts['outstanding'][name]}, rebuilt from the ledger {rebuilt[name]}"
-                     + _open_list(owed, direction_of, named, name))
+                     + _open_list(balances, agreement, named, name))
             _require(summary_credit[name] == rebuilt_credit[name], "outstanding rebuilt",
                      f"{agreement!r} {name}: summary unapplied credit {facts['unapplied_credit'][name]}, rebuilt from the ledger {rebuilt_credit[name]}")
 
 
+@_exact
 def check_totals(entries: Any, summary: Mapping) -> None:
     """The summary's `totals` sum each kind's amounts (adjustments of every kind together)."""
     sums: dict[str, dict[str, Decimal]] = {}
@@ -468,6 +461,7 @@ def check_totals(entries: Any, summary: Mapping) -> None:
             _require(Decimal(total) == expected[kind], "totals", f"{agreement!r} {kind}: summary total {total}, the ledger's amounts sum to {expected[kind]}")
 
 
+@_exact
 def check_terms_applied(entries: Any, documents: Any) -> None:
     """Each entry uses the terms of the version SPEC §3 says decides, and its own arithmetic.
 
@@ -903,55 +897,48 @@ def _event_period(event: dict, loaded: tuple) -> str:
     return f"{start.year:04d}-{start.month:02d}" if kind == "monthly" else f"{start.year:04d}-Q{(start.month - 1) // 3 + 1}"
 
 
-def _check_application_order(entry: dict, owed: dict, direction_of: dict, order_of: dict, size: Decimal, first: str | None) -> None:
-    """SPEC §5.5: money goes to `applies_to` first (if open in this direction), then to the
-    direction's open obligations by (due date, seq), each up to what it still owes."""
-    direction = (entry["debtor"], entry["creditor"])
-    open_ids = sorted((i for i, b in owed.items() if b > 0 and direction_of[i] == direction), key=lambda i: order_of[i])
-    if first in open_ids:
-        open_ids.remove(first)
-        open_ids.insert(0, first)
-    expected, remaining = [], size
-    for obligation in open_ids:
-        if remaining <= 0:
-            break
-        amount = min(remaining, owed[obligation])
-        expected.append((obligation, amount))
-        remaining -= amount
-    written = [(item["entry"], Decimal(item["amount"])) for item in entry.get("applied", [])]
-    _require(written == expected, "outstanding rebuilt",
-             f"{_where(entry)} applies {[(i, str(a)) for i, a in written]}; SPEC §5.5 order"
-             f"{' (applies_to ' + first + ' first)' if first else ''} gives {[(i, str(a)) for i, a in expected]}")
-
-
-def _apply_all(entry: dict, owed: dict[str, Decimal], direction_of: dict, size: Decimal, what: str) -> None:
-    direction = (entry["debtor"], entry["creditor"])
-    total = Decimal(0)
-    for application in entry.get("applied", []):
-        target, amount = application["entry"], Decimal(application["amount"])
-        _require(amount > 0, "outstanding rebuilt", f"{_where(entry)} applies {amount} (not > 0) to {target}")
-        _require(target in owed, "outstanding rebuilt", f"{_where(entry)} applies {amount} to {target!r}, which is no earlier obligation")
-        _require(direction_of[target] == direction, "outstanding rebuilt",
-                 f"{_where(entry)} ({direction[0]} → {direction[1]}) applies {amount} to {target!r}, owed {direction_of[target][0]} → {direction_of[target][1]}")
-        _require(amount <= owed[target], "outstanding rebuilt", f"{_where(entry)} applies {amount} to {target!r}, which owed only {owed[target]}")
-        owed[target] -= amount
-        total += amount
-    unapplied = Decimal(entry["unapplied"])
-    _require(unapplied >= 0, "outstanding rebuilt", f"{_where(entry)} leaves unapplied {unapplied} < 0")
-    _require(total + unapplied == size, "outstanding rebuilt",
-             f"{_where(entry)}: applied {total} + unapplied {unapplied} ≠ the {what}'s {size}")
-    if unapplied > 0:
-        still_open = [target for target, balance in owed.items() if balance > 0 and direction_of[target] == direction]
-        _require(not still_open, "outstanding rebuilt",
-                 f"{_where(entry)} leaves {unapplied} unapplied while {still_open[:3]} are still owed in that direction")
+def _check_spec_order(entry: dict, fold) -> None:
+    """SPEC §5.5's order, on the balances just before `entry`: money goes to `applies_to` first
+    (a discharge to its `obligation`) if open in this direction, then to the direction's open
+    obligations by (due date, seq), each up to what it still owes; credit is left unapplied only
+    when nothing is open; a new obligation takes the unapplied credit at once."""
+    key = (entry["agreement"], entry["debtor"], entry["creditor"])
+    amount = Decimal(entry["amount"])
+    if entry["kind"] == "discharge":
+        applied = [(item["entry"], Decimal(item["amount"])) for item in entry.get("applied", [])]
+        _require(applied == [(entry.get("obligation"), -amount)] and Decimal(entry.get("unapplied", "0")) == 0,
+                 "outstanding rebuilt", f"{_where(entry)} of {amount} applies {applied}; a discharge settles "
+                 f"its own obligation {entry.get('obligation')!r} alone, by its whole size")
+    if entry["kind"] == "payment" or (entry["kind"] in ("adjustment", "discharge") and amount < 0):
+        first = entry.get("applies_to") if entry["kind"] == "payment" else entry.get("obligation")
+        open_ids = fold.open_in(*key)
+        if first in open_ids:
+            open_ids.remove(first)
+            open_ids.insert(0, first)
+        expected, remaining = [], abs(amount)
+        for obligation in open_ids:
+            if remaining <= 0:
+                break
+            part = min(remaining, fold.balance(obligation))
+            expected.append((obligation, part))
+            remaining -= part
+        written = [(item["entry"], Decimal(item["amount"])) for item in entry.get("applied", [])]
+        _require(written == expected, "outstanding rebuilt",
+                 f"{_where(entry)} applies {[(i, str(a)) for i, a in written]}; SPEC §5.5 order"
+                 f"{' (' + first + ' first)' if first else ''} gives {[(i, str(a)) for i, a in expected]}")
+    elif entry["kind"] in OBLIGATION_KINDS and amount > 0:
+        used, available = Decimal(entry.get("credit_applied", "0")), fold.credit(*key)
+        expected_use = min(available, amount)
+        _require(used == expected_use, "outstanding rebuilt",
+                 f"{_where(entry)} takes credit {used}; SPEC §5.5 applies the unapplied {available} at once, so {expected_use}")
 
 
 def _learn_roles(roles: dict[str, str], entry: dict) -> None:
     kind = entry["kind"]
-    debtor_role, creditor_role = ROLES_OF_KIND.get(entry.get("of") if kind == "adjustment" else kind, (None, None))
-    if debtor_role is not None:
-        roles.setdefault(debtor_role, entry["debtor"])
-        roles.setdefault(creditor_role, entry["creditor"])
+    pair = ROLES_OF_KIND.get(entry.get("of") if kind == "adjustment" else kind)
+    if pair is not None:
+        roles.setdefault(pair[0], entry["debtor"])
+        roles.setdefault(pair[1], entry["creditor"])
 
 
 def _direction_names(roles: dict[str, str]) -> dict[tuple[str, str], str] | None:
@@ -970,8 +957,10 @@ def _padded(values: dict, count: int) -> list[Decimal]:
     return sorted(found + [Decimal(0)] * (count - len(found)))
 
 
-def _open_list(owed, direction_of, named, name) -> str:
-    items = [f"{entry_id}: {balance}" for entry_id, balance in owed.items() if balance and named.get(direction_of[entry_id]) == name]
+def _open_list(balances, agreement: str, named: dict, name: str) -> str:
+    items = [f"{obligation.id}: {balances.outstanding[obligation.id]}" for obligation in balances.obligations.values()
+             if obligation.agreement == agreement and balances.outstanding[obligation.id]
+             and named.get((obligation.debtor, obligation.creditor)) == name]
     return ("; open obligations: " + ", ".join(items[:8])) if items else ""
 
 

@@ -9,19 +9,22 @@ fails then, unless `BACKSTOP_PURE_PYTHON` says the reference alone is wanted.
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
+from functools import partial
+from pathlib import Path
 
 import orjson
 import pytest
 from hypothesis import given, strategies as st
 
-from pathlib import Path
-
 from engine.events import reader
 from engine.numbers import EXACT
 from engine.replay import lane
 from engine.replay import Engine
+from engine.replay.agreement import AgreementReplay
+from engine.replay.inputs import Key
 from engine.testing import agreements_with_logs
 from engine.testing.invariants import loaded_agreements
 from tests.events.test_fast_path import REPEATED, TEXT, VALUES, utilization_like, with_repeats
@@ -120,17 +123,20 @@ def test_an_engine_on_the_compiled_lane_ends_as_one_on_the_reference(case, data)
     assert replay(documents, raws, compiled_lane=True) == replay(documents, raws, compiled_lane=False)
 
 
+def gb300_line(identifier: str, hour: int, sold: str = "40.5", available: str = "64", day: int = 1) -> bytes:
+    """A plainly written utilization line of the bundled agreement gb300-monthly."""
+    return json.dumps({
+        "id": identifier, "type": "utilization", "agreement": "gb300-monthly", "pool": "gb300-a",
+        "start": f"2026-01-{day:02d}T{hour:02d}:00:00Z", "end": f"2026-01-{day:02d}T{hour + 1:02d}:00:00Z",
+        "available_gpu_hours": available, "sold_gpu_hours": sold,
+    }, separators=(",", ":")).encode()
+
+
 @compiled
 def test_the_compiled_lane_leaves_what_it_does_not_settle_to_the_reference():
     """New keys, unlearnt spans, over-capacity sums and locked periods go to the Python method."""
     documents = "contracts/gb300-monthly"
-
-    def line(identifier: str, hour: int, sold: str = "40.5", available: str = "64", day: int = 1) -> bytes:
-        return json.dumps({
-            "id": identifier, "type": "utilization", "agreement": "gb300-monthly", "pool": "gb300-a",
-            "start": f"2026-01-{day:02d}T{hour:02d}:00:00Z", "end": f"2026-01-{day:02d}T{hour + 1:02d}:00:00Z",
-            "available_gpu_hours": available, "sold_gpu_hours": sold,
-        }, separators=(",", ":")).encode()
+    line = gb300_line
 
     raws = [line("u-1", 0), line("u-2", 0), line("u-3", 1), line("u-4", 1, available="1000000000"),
             line("u-5", 1, sold="64", available="64"), line("u-1", 0), line("u-1", 0, sold="1")]
@@ -218,41 +224,110 @@ def test_the_constants_the_c_file_copies_are_the_python_ones():
 # ---- the seam: what the compiled lane is handed --------------------------------------------
 
 
+def configure(engine_fields=lane.ENGINE_FIELDS, agreement_fields=lane.AGREEMENT_FIELDS, key_fields=lane.KEY_FIELDS):
+    lane.COMPILED.configure(orjson.loads, orjson.JSONDecodeError, reader._QUANTITIES, reader._quantity,
+                            reader._ZERO, EXACT.add, engine_fields, agreement_fields, key_fields)
+
+
 @compiled
-def test_the_compiled_lane_refuses_lanes_laid_out_otherwise():
-    from engine.replay.inputs import Key
-    from engine.replay.lane import AGREEMENT_LANE_FIELDS, ENGINE_LANE_FIELDS
+def test_the_compiled_lane_refuses_slots_laid_out_otherwise():
+    class Renamed:
+        __slots__ = ("_spans", "locked_below", "_capacities", "keys", "closed", "pending", "number")
 
-    def configure(engine_fields=ENGINE_LANE_FIELDS, agreement_fields=AGREEMENT_LANE_FIELDS,
-                  fields=(Key.available, Key.sold, Key.inputs)):
-        lane.COMPILED.configure(orjson.loads, orjson.JSONDecodeError, reader._QUANTITIES, reader._quantity,
-                                reader._ZERO, EXACT.add, engine_fields, agreement_fields, *fields)
-
-    renamed = tuple("pending" if name == "restated" else name for name in AGREEMENT_LANE_FIELDS)
     try:
-        with pytest.raises(RuntimeError, match="built for another agreement lane"):
-            configure(agreement_fields=renamed)
-        with pytest.raises(RuntimeError, match="built for another engine lane"):
-            configure(engine_fields=ENGINE_LANE_FIELDS[::-1])
-        with pytest.raises(TypeError, match="descriptor of a Key field"):
-            configure(fields=("available", Key.sold, Key.inputs))
+        with pytest.raises(RuntimeError, match="another layout of an agreement .its slot restated expected"):
+            configure(agreement_fields=tuple(getattr(Renamed, name) for name in Renamed.__slots__))
+        with pytest.raises(RuntimeError, match="another layout of the engine .its slot agreements expected"):
+            configure(engine_fields=lane.ENGINE_FIELDS[::-1])
+        with pytest.raises(RuntimeError, match="another layout of a key .its slot inputs expected"):
+            configure(key_fields=(Key.available, Key.sold, Renamed.keys))  # a slot of another class
+        with pytest.raises(TypeError, match="the descriptor of a key's slot available"):
+            configure(key_fields=("available", Key.sold, Key.inputs))
+        with pytest.raises(TypeError, match="expected 7 descriptors of an agreement's slots"):
+            configure(agreement_fields=lane.AGREEMENT_FIELDS[:-1])
+        # A refused layout leaves the lane as it was.
+        engine = Engine.from_path("contracts/gb300-monthly")
+        assert engine.feed_line(gb300_line("u-1", 0)).status == "applied"
+        assert engine.feed_line(gb300_line("u-2", 0)).status == "applied"
     finally:
         configure()  # as engine.replay.lane left it
 
 
-def test_the_lanes_hold_the_live_state():
-    from engine.replay.lane import AGREEMENT_LANE_FIELDS, ENGINE_LANE_FIELDS
+@compiled
+def test_the_compiled_lane_takes_an_engine_only():
+    with pytest.raises(TypeError, match="descriptor 'agreements' for 'EngineLane' objects doesn't apply"):
+        lane.COMPILED.plain(object(), AgreementReplay.plain_utilization, gb300_line("u-1", 0), 1)
 
+
+@pytest.mark.parametrize("renamed, error", [
+    ({'"closed", "restated"': '"closed_count", "restated"'}, "type object 'AgreementLane' has no attribute 'closed'"),
+    ({'"agreements", "ids"': '"replays", "ids"'}, "type object 'EngineLane' has no attribute 'agreements'"),
+    ({'"closed", "restated"': '"closed_count", "restated"', "AgreementLane.closed,": "AgreementLane.closed_count,"},
+     "another layout of an agreement"),
+])
+def test_a_slot_renamed_in_python_alone_fails_at_import(renamed, error):
+    """engine/replay/lane.py, edited as a rename would edit it, fails as it is imported: where
+    it names the slot's descriptor, or, renamed there too, where the C file checks it."""
+    source = Path(lane.__file__).read_text()
+    for old, new in renamed.items():
+        assert source.count(old) == 1
+        source = source.replace(old, new)
+    if error.startswith("another layout") and lane.COMPILED is None:
+        pytest.skip("only the compiled lane checks the layout it was built for")
+    try:
+        with pytest.raises((AttributeError, RuntimeError), match=error):
+            exec(compile(source, lane.__file__, "exec"), {"__name__": "engine.replay.renamed_lane"})
+    finally:
+        if lane.COMPILED is not None:
+            configure()
+
+
+@pytest.mark.parametrize("owner, fields", [(Engine, lane.ENGINE_FIELDS), (AgreementReplay, lane.AGREEMENT_FIELDS),
+                                           (Key, lane.KEY_FIELDS)])
+def test_the_slots_handed_to_the_compiled_lane_are_the_ones_python_reads(owner, fields):
+    for field in fields:
+        assert inspect.getattr_static(owner, field.__name__) is field  # nothing shadows the slot
+
+
+def test_the_slots_hold_the_live_state():
     golden = Path(__file__).resolve().parents[1] / "golden" / "spec9"
     engine = Engine.from_path(golden / "contracts")
+    engine.feed_lines((golden / "events.jsonl").read_text().splitlines())
     replay = engine.agreements["spec9"]
-    assert engine.lane[ENGINE_LANE_FIELDS.index("lanes")] == {"spec9": replay.lane}
-    assert engine.lane[ENGINE_LANE_FIELDS.index("ids")] is engine.ids
-    engine.feed_line((golden / "events.jsonl").read_text().splitlines()[0])
-    assert engine.lane[ENGINE_LANE_FIELDS.index("lines")] == engine.lines == 1
-    replay.restated = {3}  # a reassignment, as a rollback or a restore makes, reaches the lane
-    assert replay.lane[AGREEMENT_LANE_FIELDS.index("restated")] is replay.restated
-    for name in AGREEMENT_LANE_FIELDS[:-1]:
-        attribute = {"spans": "_spans", "capacities": "_capacities"}.get(name, name)
-        assert replay.lane[AGREEMENT_LANE_FIELDS.index(name)] is getattr(replay, attribute)
-    assert replay.lane[-1] == replay.plain_utilization
+    for owner, fields in [(engine, lane.ENGINE_FIELDS), (replay, lane.AGREEMENT_FIELDS)]:
+        for field in fields:
+            assert field.__get__(owner) is getattr(owner, field.__name__)  # each slot filled
+    assert engine.ids is replay.ids  # the id map the compiled lane is handed is the agreements' own
+
+
+@compiled
+def test_the_compiled_lane_settles_the_common_line_itself_from_the_live_state():
+    """Only what C cannot settle reaches the Python method, and C reads the state as Python
+    last assigned it: were it reading other objects, other lines would reach Python, or other
+    bytes be remembered."""
+    engine, reference = Engine.from_path("contracts/gb300-monthly"), Engine.from_path("contracts/gb300-monthly")
+    reference._plain = reference._plain_reference
+    replay, replay_reference = engine.agreements["gb300-monthly"], reference.agreements["gb300-monthly"]
+    reached: list[str] = []
+
+    def decide(replay_, line, order, number):
+        assert replay_ is replay
+        reached.append(line[0])
+        return AgreementReplay.plain_utilization(replay_, line, order, number)
+
+    engine._plain = partial(lane.COMPILED.plain, engine, decide)
+
+    def feed(*raws: bytes) -> None:
+        for raw in raws:
+            assert engine.feed_line(raw) == reference.feed_line(raw)
+
+    feed(*(gb300_line(f"u-{n}", n % 3) for n in range(30)))
+    assert reached == ["u-0", "u-1", "u-2"]  # each span learnt, and its key made, once
+    replay._spans, replay_reference._spans = {}, {}  # other maps: C reads the new one, so the span is learnt again
+    feed(gb300_line("u-30", 0), gb300_line("u-31", 0))
+    assert reached[3:] == ["u-30"]
+    replay.locked_below = replay_reference.locked_below = 1  # January locked: C sees it and leaves the line
+    feed(gb300_line("u-32", 0))
+    assert reached[4:] == ["u-32"] and "u-32" not in engine.ids
+    assert engine.ids == reference.ids and engine.lines == reference.lines == 33
+    assert engine.summary() == reference.summary()

@@ -9,7 +9,9 @@ from datetime import date
 import pytest
 
 from engine.documents.errors import DocumentErrors
+from engine.events.reader import parse_line
 from engine.replay import Engine
+from engine.replay.rejected import Rejected, days_later
 
 END_OF_CALENDAR = """\
 schema: backstop/v1
@@ -111,22 +113,56 @@ def test_a_cash_exercise_whose_price_would_fall_due_past_the_calendar_is_rejecte
     assert [entry.fields["kind"] for entry in outcome.entries] == ["warrant_vested", "exercise_price", "share_delivery"]
 
 
+def test_a_cash_exercise_whose_price_rounds_to_0_needs_no_due_date_and_is_applied(tmp_path):
+    folder = tmp_path / "late"
+    folder.mkdir()
+    (folder / "v1.yaml").write_text(END_OF_CALENDAR.format(end="9999-12-01", days=30).replace("strike: 4", "strike: 0.001"))
+    engine = Engine.from_path(folder)
+    exercise = dict(type="exercise", tranche="t1", shares=1, method="cash")  # 0.001 rounds to 0.00: no price entry
+    outcome = engine.feed_line(line(id="x1", date="9999-12-30", **exercise))
+    assert outcome.status == "applied"
+    assert [entry.fields["kind"] for entry in outcome.entries] == ["warrant_vested", "share_delivery"]
+
+
+def rejection(check, event_line: str) -> Rejected:
+    """What `check` raises for the event of `event_line`."""
+    with pytest.raises(Rejected) as raised:
+        check(parse_line(1, event_line.encode()).event)
+    return raised.value
+
+
 def test_rejections_past_the_calendar_carry_code_date(tmp_path):
     engine = engine_at_the_end(tmp_path)
     engine.feed_line(utilization("u1", "01", "0"))
-    engine.feed_line(line(id="c1", type="close", period="9999-01"))
-    engine.feed_line(line(id="p1", type="payment", payer="Guar", payee="Prov", amount="10.00", currency="USD",
-                          date="9999-12-20"))
-    assert engine.rejections[-1].reason.startswith("payment dated 9999-12-20")
+    engine.feed_line(line(id="c1", type="close", period="9999-01"))  # a lease-back, due 9999-03-03
+    engine.feed_line(utilization("u2", "01", "240"))  # restates January
     replay = engine.agreements["late"]
-    from engine.events.reader import parse_line
-    from engine.replay.rejected import Rejected
+    payment = line(id="p9", type="payment", payer="Guar", payee="Prov", amount="10.00", currency="USD", date="9999-12-20")
+    true_up = line(id="t9", type="true_up", date="9999-12-20")
+    exercise = line(id="x9", type="exercise", tranche="t1", shares=1, method="cash", date="9999-12-20")
+    for check, event_line in ((replay.check_late_interest_due, payment), (replay.check_true_up, true_up),
+                              (replay.warrants.exercise, exercise)):
+        raised = rejection(check, event_line)
+        assert raised.code == "date" and "after 9999-12-31, the last date the engine handles" in str(raised)
 
-    event = parse_line(9, line(id="p9", type="payment", payer="Guar", payee="Prov", amount="10.00", currency="USD",
-                               date="9999-12-20").encode()).event
+
+def test_days_later_gives_the_date_or_rejects_with_code_date():
+    """The check a rule calls for a date it needs, such as the cure date of a guarantee call."""
+    assert days_later(date(9999, 12, 1), 30, "the cure date") == date(9999, 12, 31)
     with pytest.raises(Rejected) as raised:
-        replay.check_late_interest_due(event)
+        days_later(date(9999, 12, 2), 30, "the cure date of x/2026-01/debt_service")
     assert raised.value.code == "date"
+    assert str(raised.value) == (
+        "the cure date of x/2026-01/debt_service would be 9999-12-02 + 30 days, after 9999-12-31, "
+        "the last date the engine handles"
+    )
+
+
+def test_a_true_up_out_of_order_is_rejected_as_such_even_past_the_calendar(tmp_path):
+    engine = engine_at_the_end(tmp_path, end="9999-12-31", days=0)
+    engine.close_through(date(9999, 12, 31))
+    outcome = engine.feed_line(line(id="t1", type="true_up", date="9999-12-30"))
+    assert outcome.status == "rejected" and "is before 9999-12-31, the end date of the last closed period" in outcome.reason
 
 
 def test_a_document_whose_last_period_would_fall_due_past_the_calendar_is_invalid(tmp_path):
