@@ -20,7 +20,7 @@ Why this encoding:
   records are the engine's packed form, verbatim: that is why a snapshot is read only by the
   engine version that wrote it.
 - zlib, at level 1: the document of a million inputs (about 100 MiB of text) shrinks
-  about sevenfold at a fraction of what the stronger levels cost, and its checksum catches a
+  about eightfold at a fraction of what the stronger levels cost, and its checksum catches a
   damaged or truncated file before anything is read.
 - Keys sorted and every collection in a fixed order: the same state always gives the same
   bytes (for one build of zlib; the document itself is canonical everywhere).
