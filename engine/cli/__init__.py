@@ -1,7 +1,8 @@
 """The `backstop` command line (SPEC §8): the edge where the engine meets files and the terminal.
 
-Each command lives in a module of its own (`replaying`, `auditing`, `agreements`, `reporting`); files are
-read and written only through `files`, which writes every output whole or not at all.
+Each command lives in a module of its own (`replaying`, `auditing`, `agreements`, `reporting`,
+`simulating`, `storing`); files are read and written only through `files`, which writes every
+output whole or not at all.
 """
 
 from __future__ import annotations
@@ -15,9 +16,18 @@ from engine.cli.agreements import run_check, run_schema, run_validate
 from engine.cli.auditing import run_explain, run_verify
 from engine.cli.replaying import render_summary, run_replay
 from engine.cli.reporting import add_commands as add_report_commands
-from engine.cli.reporting import run_export, run_report, run_statement
+from engine.cli.reporting import add_export_forms, run_export, run_report, run_statement
 from engine.cli.simulating import EXIT_INTERRUPTED, run_simulate
 from engine.cli.status import EXIT_FAILED, EXIT_OK, EXIT_REJECTED, UsageFailure
+from engine.cli.storing import (
+    add_store_export_options,
+    add_store_parsers,
+    run_close,
+    run_ingest,
+    run_status,
+    run_store_export,
+    store_export_given,
+)
 from engine.documents.errors import DocumentErrors
 from engine.replay import SEMANTICS, InternalError, lane
 from engine.reports import ReportError
@@ -119,14 +129,31 @@ def build_parser() -> argparse.ArgumentParser:
     explain_parser.add_argument("ledger", metavar="LEDGER")
     explain_parser.add_argument("entry_id", metavar="ID")
     add_report_commands(commands, _date_argument)
+    add_store_parsers(commands, _date_argument, _positive_int)
+    export = commands.add_parser(
+        "export", help="write a store's ledger, summary and rejected lines (--store), or convert a ledger file "
+                       "to Beancount, Parquet or CSV (a form)")
+    add_store_export_options(export)
+    add_export_forms(export)
     return parser
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    """`export --store URL …` writes a store's outputs; `export FORM LEDGER …` converts a ledger file."""
+    if args.form is None:
+        return run_store_export(args)
+    if store_export_given(args):
+        raise UsageFailure("--store, --ledger, --summary and --rejected belong to a store's export "
+                           f"(backstop export --store URL …), not to `export {args.form}`")
+    return run_export(args)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {"replay": run_replay, "validate": run_validate, "schema": run_schema,
                "verify": run_verify, "explain": run_explain, "check": run_check, "simulate": run_simulate,
-               "statement": run_statement, "report": run_report, "export": run_export}[args.command]
+               "statement": run_statement, "report": run_report, "export": _run_export,
+               "ingest": run_ingest, "close": run_close, "status": run_status}[args.command]
     try:
         return handler(args)
     except DocumentErrors as errors:

@@ -68,7 +68,7 @@ def _run_single_replay(args: argparse.Namespace, agreements) -> int:
                     ledger.writelines(entry.line for entry in closing)
             summary = engine.summary()
             if summary_file is not None:
-                summary_file.write(_summary_bytes(summary))
+                summary_file.write(summary_bytes(summary))
         except OSError as error:
             raise UsageFailure(f"replay failed: {error}") from None
         finally:
@@ -108,7 +108,7 @@ def _run_parallel_replay(args: argparse.Namespace, agreements, *, workers: int |
                         executor.run_jobs if executor is not None else None,
                     )
                 if summary is not None and summary_file is not None:
-                    summary_file.write(_summary_bytes(summary))
+                    summary_file.write(summary_bytes(summary))
             except OSError as error:
                 raise UsageFailure(f"replay failed: {error}") from None
             if fallback is None:
@@ -140,7 +140,7 @@ def _note(message: str) -> None:
         print(f"backstop: {message}", file=sys.stderr)
 
 
-def _summary_bytes(summary: dict) -> bytes:
+def summary_bytes(summary: dict) -> bytes:
     return (json.dumps(summary, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 

@@ -22,7 +22,7 @@ STATEMENT_FORMS = {"text": statement_text, "json": statement_json, "csv": statem
 
 
 def add_commands(commands: argparse._SubParsersAction, date_argument) -> None:
-    """Register `statement`, `report` and `export` with the `backstop` parser."""
+    """Register `statement` and `report` with the `backstop` parser."""
     form = commands.add_parser("statement", help="what each party still owes, with aging and accrued late interest, as of a date")
     form.add_argument("contracts", metavar="CONTRACTS", help="the agreement documents the ledger was made from")
     form.add_argument("ledger", metavar="LEDGER")
@@ -38,8 +38,12 @@ def add_commands(commands: argparse._SubParsersAction, date_argument) -> None:
     report.add_argument("--as-of", type=date_argument, metavar="DATE",
                         help="the date of the aging table (default: the latest date in the ledger)")
 
-    export = commands.add_parser("export", help="export a ledger to Beancount, Parquet or CSV")
-    forms = export.add_subparsers(dest="form", required=True, metavar="{beancount,parquet,csv}")
+
+
+def add_export_forms(export: argparse.ArgumentParser) -> None:
+    """The forms of `backstop export FORM LEDGER …`: a ledger file to Beancount, Parquet or CSV.
+    A form is optional on the parser, whose own options are a store's export (`export --store`)."""
+    forms = export.add_subparsers(dest="form", metavar="{beancount,parquet,csv}")
     beancount = forms.add_parser("beancount", help="double-entry books of every party, checked by bean-check")
     beancount.add_argument("ledger", metavar="LEDGER")
     beancount.add_argument("contracts", metavar="CONTRACTS")

@@ -11,6 +11,7 @@ from engine.documents.loader import (
     LoadedAgreement,
     LoadedVersion,
     load_agreements,
+    load_agreements_from_files,
     load_agreements_from_mappings,
     load_version_file,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "LoadedVersion",
     "json_schema",
     "load_agreements",
+    "load_agreements_from_files",
     "load_agreements_from_mappings",
     "load_version_file",
 ]

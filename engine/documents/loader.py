@@ -78,6 +78,36 @@ def load_version_file(path: str | os.PathLike[str]) -> LoadedVersion:
     return _loaded(version)
 
 
+def load_agreements_from_files(files: Iterable[tuple[str, bytes]]) -> tuple[LoadedAgreement, ...]:
+    """Agreements from version files given as (name, bytes), as a store keeps them.
+
+    Files whose names share a folder (`spec9/v1.yaml`, `spec9/v2.yaml`) are one agreement
+    folder, and every rule of `load_agreements` holds; a name without a folder is one of a
+    single agreement. A version's `sha256` is that of its bytes and its `path` is its name, so
+    an engine of these agreements issues exactly what one loaded from the files on disk does.
+    """
+    folders: dict[str, tuple[list[CheckedVersion], list[DocumentError]]] = {}
+    for name, data in sorted(files):
+        if not name.endswith(VERSION_SUFFIXES):
+            raise ValueError(f"{name!r} is not the name of a version file ({_SUFFIXES_TEXT})")
+        read = read_version_file(data, name)
+        where = Located(name, read.positions, read.key_positions)
+        version, file_errors = _checked(read, where, lambda data=data: hashlib.sha256(data).hexdigest())
+        versions, errors = folders.setdefault(name.rpartition("/")[0], ([], []))
+        errors += file_errors
+        if version is not None:
+            versions.append(version)
+    if not folders:
+        raise DocumentErrors([_file_error("<files>", "no agreement found: no version file was given")])
+    problems: list[DocumentError] = []
+    for versions, errors in folders.values():
+        problems += errors + version_problems(versions, complete=not errors)
+    problems += repeated_agreement_problems([(folder, versions) for folder, (versions, _) in folders.items()])
+    if problems:
+        raise DocumentErrors(problems)
+    return _agreements(versions for versions, _ in folders.values())
+
+
 def load_agreements_from_mappings(
     documents: Iterable[Mapping[str, Any]], *, source: str = "<mapping>"
 ) -> tuple[LoadedAgreement, ...]:

@@ -76,11 +76,12 @@ class LongLines(Protocol):
 
 
 def iter_lines(
-    stream: BinaryIO, long_lines: LongLines | None = None, keep: bytes | None = None,
+    stream: BinaryIO, long_lines: LongLines | None = None, keep: bytes | None = None, *, first: int = 1,
 ) -> Iterator[tuple[int, bytes]]:
     """Yield (line number, bytes without the line end) for every non-blank line; with `keep`,
-    only those whose byte `keep[number - 1]` is not zero (a worker's share of the log in
-    `backstop replay --workers`; a line past its end raises IndexError).
+    only those whose byte `keep[number - first]` is not zero (a worker's share of the log in
+    `backstop replay --workers`; a line past its end raises IndexError). `first` is the
+    number of the stream's first line (a store's batch keeps the numbers of its whole log).
 
     Line numbers count every physical line from 1, blank ones included. Only LF ends a
     line; one CR just before it is part of a CRLF end; the last line may lack LF. A line
@@ -92,7 +93,8 @@ def iter_lines(
     so lines arriving on a pipe are replayed as they come, not once a block is full.
     """
     read = getattr(stream, "read1", None) or stream.read
-    number = 0
+    base = first - 1  # the number of the line before the stream's first: `keep` counts from it
+    number = base
     carry = b""  # the start of a line whose end has not been read yet
     while True:
         block = read(_BLOCK_BYTES)
@@ -108,14 +110,14 @@ def iter_lines(
             if keep is None:
                 yield from numbered
             else:
-                if len(keep) < number + len(lines):
+                if len(keep) < number - base + len(lines):
                     raise IndexError("a line past the end of `keep`")
-                yield from compress(numbered, keep[number : number + len(lines)])
+                yield from compress(numbered, keep[number - base : number - base + len(lines)])
             number += len(lines)
         else:
             for line in lines:
                 number += 1
-                if keep is not None and not keep[number - 1]:
+                if keep is not None and not keep[number - first]:
                     continue
                 if line[-1:] == b"\r":
                     line = line[:-1]
@@ -128,11 +130,11 @@ def iter_lines(
             number += 1
             line, blank = _drain_long_line(stream.readline, carry, number, long_lines)
             carry = b""
-            if not blank and (keep is None or keep[number - 1]):
+            if not blank and (keep is None or keep[number - first]):
                 yield number, line
     if carry:  # the last line, without LF
         number += 1
-        if carry.strip(b" \t") and (keep is None or keep[number - 1]):
+        if carry.strip(b" \t") and (keep is None or keep[number - first]):
             if len(carry) > LINE_BYTES_MAX:
                 carry = _whole_long_line(carry, number, long_lines)
             yield number, carry

@@ -146,10 +146,13 @@ class Engine(EngineLane):
         return self.feed_numbered(iter_lines(stream, long_lines), progress)
 
     def feed_numbered(
-        self, lines: Iterable[tuple[int, bytes]], progress: Callable[[], None] | None = None,
+        self, lines: Iterable[tuple[int, bytes]], progress: Callable[[], None] | None = None, *,
+        duplicates: bool = False,
     ) -> Iterator[LineOutcome]:
         """`feed_log` for non-blank lines given with their numbers, as `iter_lines` gives them:
-        a part of a log keeps the numbers of the whole (`backstop replay --workers`)."""
+        a part of a log keeps the numbers of the whole (`backstop replay --workers`, a store's
+        log). With `duplicates`, the outcomes of duplicate lines are yielded too (a store
+        records every line that was not applied)."""
         plain = self._plain
         number = self._last_line
         try:
@@ -157,7 +160,7 @@ class Engine(EngineLane):
                 if plain(raw, number) is None:
                     self._last_line = number
                     outcome = self._feed(raw, number)
-                    if outcome.entries or outcome.status == "rejected":
+                    if outcome.entries or outcome.status == "rejected" or duplicates and outcome.status == "duplicate":
                         yield outcome
                 if progress is not None and not self.lines & _PROGRESS_MASK:
                     progress()

@@ -17,6 +17,7 @@ from engine.documents.loader import (
     LoadedAgreement,
     LoadedVersion,
     load_agreements,
+    load_agreements_from_files,
     load_agreements_from_mappings,
     load_version_file,
 )
@@ -322,3 +323,40 @@ def test_mapping_datetime_is_no_date():
 
     with pytest.raises(DocumentErrors, match="datetime"):
         load_agreements_from_mappings([_mapping(effective=datetime(2026, 1, 1))])
+
+
+# ---- version files given as bytes (as a store keeps them) ----------------------------------------
+
+
+def stored_files(root: Path) -> list[tuple[str, bytes]]:
+    return [(str(path.relative_to(root)), path.read_bytes()) for path in sorted(root.rglob("*.yaml"))]
+
+
+def test_files_given_as_bytes_load_as_the_folder_does():
+    from_folder = load_agreements(CONTRACTS)
+    from_files = load_agreements_from_files(stored_files(CONTRACTS))
+    assert [a.id for a in from_files] == [a.id for a in from_folder]
+    for stored, loaded in zip(from_files, from_folder):
+        assert [(v.number, v.sha256, v.document) for v in stored.versions] == \
+               [(v.number, v.sha256, v.document) for v in loaded.versions]
+        assert stored.versions[0].path == f"{stored.versions[0].path.split('/')[0]}/v1.yaml"
+
+
+def test_files_given_as_bytes_are_checked_by_the_rules_of_a_folder():
+    files = dict(stored_files(CONTRACTS))
+    files["amended-h200/v3.yaml"] = files["amended-h200/v2.yaml"].replace(b"version: 2", b"version: 3")
+    files["gb300-monthly/v1.yaml"] = files["gb300-monthly/v1.yaml"].replace(b"GB300: 3.40", b"GB300: 0")
+    files["copy/v1.yaml"] = files["residual-quarterly/v1.yaml"]
+    with pytest.raises(DocumentErrors) as raised:
+        load_agreements_from_files(files.items())
+    text = str(raised.value)
+    assert "gb300-monthly/v1.yaml:" in text and "backstop.rate_per_gpu_hour.GB300: must be > 0" in text
+    assert "amended-h200/v3.yaml:" in text
+    assert 'agreement "residual-quarterly" is also defined in copy; ids are unique' in text
+
+
+def test_files_given_as_bytes_need_version_file_names_and_at_least_one_file():
+    with pytest.raises(ValueError, match="'notes.txt' is not the name of a version file"):
+        load_agreements_from_files([("notes.txt", b"")])
+    with pytest.raises(DocumentErrors, match="no version file was given"):
+        load_agreements_from_files([])
