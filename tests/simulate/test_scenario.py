@@ -19,7 +19,7 @@ from engine.replay import Engine
 from engine.simulate import SimulationError, scenario_log, simulate
 from engine.simulate import scenario as scenarios
 from engine.simulate.scenario import (
-    ENTITLEMENT, LEASE_BACK, REVENUE_SHARE, REVENUE_SHARE_RECEIVED, Simulation,
+    ENTITLEMENT, FLOWS, LEASE_BACK, REVENUE_SHARE, REVENUE_SHARE_RECEIVED, Simulation,
 )
 from tests.simulate.support import CONTRACTS, bundled, model, quiet_model, small_quarterly
 
@@ -173,3 +173,18 @@ def test_a_cash_exercise_is_worth_what_a_net_one_is_to_the_cent():
         values[method] = simulation.scenario(5, 0)["warrants-milestones"].value.tolist()
     assert any(values["net"])
     assert all(abs(net - cash) <= 1 for net, cash in zip(values["net"], values["cash"]))
+
+
+@pytest.mark.parametrize("name, flow, cap", [("floor-partnership", "top_up", "top_up"),
+                                             ("dc-guarantee", "guarantee_calls", "guarantee")])
+def test_bundled_v2_agreements_stay_within_their_caps_and_every_line_is_applied(name, flow, cap):
+    """(v2) Top-ups and guarantee calls, drawn with defaults and lender calls, go through the
+    engine whole and never pass their own caps."""
+    agreements = bundled(name)
+    results = simulate(agreements, model(shocks__rate="2", payments__default_rate="0.5"), scenarios=8, seed=5)
+    facts = results.facts[0]
+    limits = [int(value * 100) for value in facts.caps[cap]]
+    paid = results.arrays[name]["flows"][:, FLOWS.index(flow)].cumsum(axis=1)
+    assert (paid <= np.array(limits)).all()
+    assert paid[:, -1].max() > 0  # the clause paid out in some scenario
+    assert (results.arrays[name]["lines"] > len(facts.periods)).all()
