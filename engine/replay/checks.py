@@ -118,12 +118,19 @@ def _exposure_findings(terms: AgreementTerms) -> list[Finding]:
             continue
         seen_caps.add(cap)
         findings.append(Finding(terms.id, "note", _cap_reached(terms, rows, cap)))
-        exhausting = [period for period, _, total in rows if total >= cap]
-        if exhausting:
-            more = f", and {len(exhausting) - 1} more" if len(exhausting) > 1 else ""
-            findings.append(Finding(terms.id, "warning", f"the cap {_money(terms, cap)} can be exhausted by a single "
-                                                          f"period ({exhausting[0]}{more})"))
+        findings += _single_period_findings(terms, rows, cap, "cap")
     return findings
+
+
+def _single_period_findings(terms: AgreementTerms, rows: list[tuple[str, int, Decimal]], cap: Decimal,
+                            cap_name: str) -> list[Finding]:
+    """A warning when one period's worst case alone can exhaust the cap."""
+    exhausting = [period for period, _, total in rows if total >= cap]
+    if not exhausting:
+        return []
+    more = f", and {len(exhausting) - 1} more" if len(exhausting) > 1 else ""
+    return [Finding(terms.id, "warning", f"the {cap_name} {_money(terms, cap)} can be exhausted by a single "
+                                         f"period ({exhausting[0]}{more})")]
 
 
 def _guarantee_cap(version) -> Decimal | None:
@@ -157,11 +164,7 @@ def _capped_findings(terms: AgreementTerms, rows: list[tuple[str, int, Decimal]]
             message = (f"the {cap_name} {_money(terms, cap)} is reached at worst in period {reached[0]} "
                        f"(contract year {reached[1]}), with {when}")
         findings.append(Finding(terms.id, "note", message))
-        exhausting = [period for period, _, total in rows if total >= cap]
-        if exhausting:
-            more = f", and {len(exhausting) - 1} more" if len(exhausting) > 1 else ""
-            findings.append(Finding(terms.id, "warning", f"the {cap_name} {_money(terms, cap)} can be exhausted by a "
-                                                          f"single period ({exhausting[0]}{more})"))
+        findings += _single_period_findings(terms, rows, cap, cap_name)
     return findings
 
 
